@@ -1,0 +1,175 @@
+"""The one policy module: may this actor do this action to this object?
+
+Routes and services ask `require(actor, action, obj)`. An object outside the actor's scope is
+NotFound (404, it does not exist for them); an action their roles do not carry is Forbidden (403)
+with the reason. Nothing else in the code base decides permissions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from civicgrid.errors import Forbidden, NotFound
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    CITY_DISPATCHER = "city_dispatcher"
+    TOWN_DISPATCHER = "town_dispatcher"
+    VILLAGE_OPERATOR = "village_operator"
+    GRID_WORKER = "grid_worker"
+    DEPARTMENT_HANDLER = "department_handler"
+    MEDIATOR = "mediator"
+    LEADER = "leader"
+    CITIZEN = "citizen"
+    INTEGRATION = "integration"
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.ADMIN: "系统管理员",
+    Role.CITY_DISPATCHER: "市级调度员",
+    Role.TOWN_DISPATCHER: "镇街调度员",
+    Role.VILLAGE_OPERATOR: "村级工作站操作员",
+    Role.GRID_WORKER: "网格员",
+    Role.DEPARTMENT_HANDLER: "部门处置人员",
+    Role.MEDIATOR: "调解员",
+    Role.LEADER: "领导(只读)",
+    Role.CITIZEN: "市民",
+    Role.INTEGRATION: "系统对接",
+}
+
+# Which region levels a role's region scope may sit at; None = the role is scoped by department.
+ROLE_SCOPE_LEVELS: dict[Role, tuple[str, ...] | None] = {
+    Role.ADMIN: ("city", "district"),
+    Role.CITY_DISPATCHER: ("city", "district"),
+    Role.TOWN_DISPATCHER: ("town",),
+    Role.VILLAGE_OPERATOR: ("village",),
+    Role.GRID_WORKER: ("village",),
+    Role.DEPARTMENT_HANDLER: None,
+    Role.MEDIATOR: ("town", "village"),
+    Role.LEADER: ("city", "district", "town", "village"),
+    Role.CITIZEN: (),
+    Role.INTEGRATION: ("city", "district", "town"),
+}
+
+
+class Action(StrEnum):
+    REGION_VIEW = "region.view"
+    REGION_IMPORT = "region.import"
+    REGION_EXPORT = "region.export"
+    LOCATE = "locate"
+    DEPARTMENT_VIEW = "department.view"
+    DEPARTMENT_MANAGE = "department.manage"
+    CENTRE_VIEW = "centre.view"
+    USER_VIEW = "user.view"
+    USER_MANAGE = "user.manage"
+    AUDIT_VIEW = "audit.view"
+    APIKEY_MANAGE = "apikey.manage"
+
+
+_STAFF_READ = {Action.REGION_VIEW, Action.REGION_EXPORT, Action.LOCATE, Action.DEPARTMENT_VIEW,
+               Action.CENTRE_VIEW}
+
+PERMISSIONS: dict[Role, frozenset[Action]] = {
+    Role.ADMIN: frozenset(Action),
+    Role.CITY_DISPATCHER: frozenset(_STAFF_READ | {Action.USER_VIEW}),
+    Role.TOWN_DISPATCHER: frozenset(_STAFF_READ | {Action.USER_VIEW}),
+    Role.VILLAGE_OPERATOR: frozenset(_STAFF_READ | {Action.USER_VIEW}),
+    Role.GRID_WORKER: frozenset({Action.REGION_VIEW, Action.LOCATE, Action.DEPARTMENT_VIEW}),
+    Role.DEPARTMENT_HANDLER: frozenset({Action.REGION_VIEW, Action.LOCATE, Action.DEPARTMENT_VIEW}),
+    Role.MEDIATOR: frozenset({Action.REGION_VIEW, Action.LOCATE, Action.DEPARTMENT_VIEW}),
+    Role.LEADER: frozenset(_STAFF_READ | {Action.USER_VIEW}),
+    Role.CITIZEN: frozenset({Action.LOCATE}),
+    Role.INTEGRATION: frozenset({Action.REGION_VIEW, Action.REGION_EXPORT, Action.LOCATE,
+                                 Action.DEPARTMENT_VIEW}),
+}
+
+ACTION_LABELS: dict[Action, str] = {
+    Action.REGION_VIEW: "查看区域",
+    Action.REGION_IMPORT: "导入区域边界",
+    Action.REGION_EXPORT: "导出区域边界",
+    Action.LOCATE: "坐标定位",
+    Action.DEPARTMENT_VIEW: "查看部门",
+    Action.DEPARTMENT_MANAGE: "管理部门",
+    Action.CENTRE_VIEW: "查看指挥中心",
+    Action.USER_VIEW: "查看用户",
+    Action.USER_MANAGE: "管理用户与角色",
+    Action.AUDIT_VIEW: "查看审计日志",
+    Action.APIKEY_MANAGE: "管理接口密钥",
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One role held in one scope; region_path is the materialised path of the scope region."""
+
+    role: Role
+    region_id: int | None = None
+    region_path: str | None = None
+    department_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: resolved once per request from a session cookie or an API key."""
+
+    user_id: int
+    username: str
+    display_name: str
+    grants: tuple[Grant, ...] = ()
+    grid_ids: frozenset[int] = field(default_factory=frozenset)
+    via_api_key: bool = False
+
+    @property
+    def roles(self) -> set[Role]:
+        return {g.role for g in self.grants}
+
+    def has_role(self, *roles: Role) -> bool:
+        return any(g.role in roles for g in self.grants)
+
+    def scope_paths(self, action: Action | None = None) -> list[str]:
+        """Region paths whose subtrees the actor sees (for `action` if given), outermost only."""
+        paths = sorted({g.region_path for g in self.grants
+                        if g.region_path and (action is None or action in PERMISSIONS[g.role])})
+        out: list[str] = []
+        for p in paths:  # sorted: an ancestor comes before its descendants
+            if not any(p.startswith(q) for q in out):
+                out.append(p)
+        return out
+
+
+def _allowed(actor: Actor, action: Action) -> bool:
+    return any(action in PERMISSIONS[g.role] for g in actor.grants)
+
+
+def can(actor: Actor, action: Action) -> bool:
+    """Whether any of the actor's roles carries `action` (scope aside)."""
+    return _allowed(actor, action)
+
+
+def in_scope(actor: Actor, obj: Any, action: Action | None = None) -> bool:
+    """Whether obj lies in the actor's scope. Regions by path; other objects by their region path."""
+    path = getattr(obj, "path", None) if not isinstance(obj, str) else obj
+    if path is None:
+        path = getattr(obj, "region_path", None)
+    if path is None:
+        return True
+    return any(path.startswith(p) for p in actor.scope_paths(action))
+
+
+def require(actor: Actor, action: Action, obj: Any = None) -> None:
+    """Raise NotFound if obj is outside the actor's scope, Forbidden if no role carries action."""
+    if obj is not None and not in_scope(actor, obj, None):
+        raise NotFound(type(obj).__name__.lower())
+    if not _allowed(actor, action):
+        roles = "、".join(ROLE_LABELS[r] for r in sorted(actor.roles)) or "无角色"
+        raise Forbidden(
+            "forbidden",
+            f"您的角色({roles})无权执行“{ACTION_LABELS[action]}”",
+            f"None of your roles ({', '.join(sorted(actor.roles)) or 'none'}) may perform {action.value}",
+            extra={"action": action.value},
+        )
+    if obj is not None and not in_scope(actor, obj, action):
+        raise NotFound(type(obj).__name__.lower())

@@ -1,0 +1,265 @@
+"""The `civicgrid` command: demo city, server, migrations, region import/export, users, API keys."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from civicgrid.config import get_settings
+
+app = typer.Typer(help="civicgrid 智网: grid-based social governance platform", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+regions_app = typer.Typer(help="Import and export region boundaries (GeoJSON)", no_args_is_help=True)
+users_app = typer.Typer(help="Users and role assignments", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema", no_args_is_help=True)
+app.add_typer(regions_app, name="regions")
+app.add_typer(users_app, name="users")
+app.add_typer(db_app, name="db")
+out = Console()
+err = Console(stderr=True)
+
+
+def friendly(fn):
+    """Domain errors end the command with exit code 1 and one readable line (details follow, indented)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from civicgrid.errors import DomainError
+
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as exc:
+            err.print(f"[red]错误[/red] [{exc.code}] {exc.message_zh} ({exc.detail})", highlight=False)
+            for e in exc.extra.get("errors", [])[:30]:
+                err.print(f"  - {json.dumps(e, ensure_ascii=False)}", highlight=False, markup=False)
+            raise typer.Exit(1) from None
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            err.print(f"[red]错误[/red] [bad_file] 无法读取文件: {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    return wrapper
+
+
+def _migrate() -> None:
+    from civicgrid.db import get_engine
+    from civicgrid.migrate import upgrade
+
+    upgrade(get_engine())
+
+
+def _reset() -> None:
+    from sqlalchemy import text
+
+    from civicgrid.db import get_engine
+    from civicgrid.models import metadata
+
+    s = get_settings()
+    path = s.sqlite_path()
+    engine = get_engine()
+    if path is not None:
+        engine.dispose()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        return
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@db_app.command("upgrade")
+@friendly
+def db_upgrade() -> None:
+    """Apply every migration (idempotent)."""
+    _migrate()
+    out.print("数据库已升级到最新版本 (schema at head)")
+
+
+@app.command()
+@friendly
+def demo(towns: Optional[int] = typer.Option(None, help="Only the first N towns (a smaller city)"),
+         reset: bool = typer.Option(False, help="Delete the existing database first"),
+         serve: bool = typer.Option(True, help="Serve the app once the city is built"),
+         host: Optional[str] = typer.Option(None), port: Optional[int] = typer.Option(None),
+         seed: int = typer.Option(2026, help="Random seed of the partition and the names")) -> None:
+    """Build the Dongguan demo city (33 towns, ~600 villages, 2,958 grids, 9,756 grid workers) and serve it."""
+    from civicgrid import demo as demo_mod
+    from civicgrid.db import unit_of_work
+
+    s = get_settings()
+    if reset:
+        _reset()
+    _migrate()
+    summary = None
+    with unit_of_work() as session:
+        exists = demo_mod.demo_exists(session)
+    if exists:
+        out.print("演示城市已存在,直接启动(如需重建请加 --reset)。Demo city exists; use --reset to rebuild.")
+    else:
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), console=out) as bar:
+            task = bar.add_task("构建演示城市", total=4)
+
+            def step(name: str, done: int, total: int) -> None:
+                bar.update(task, description=f"构建演示城市:{name}", completed=done, total=total)
+
+            with unit_of_work() as session:
+                summary = demo_mod.build_demo(session, towns_limit=towns, seed=seed, progress=step)
+        out.print(f"已构建:{summary.towns} 个镇街、{summary.villages} 个村(社区)、{summary.grids} 个网格、"
+                  f"{summary.workers} 名网格员、{summary.departments} 个部门、{summary.centres} 个指挥中心/工作站,"
+                  f"用时 {summary.seconds:.1f} 秒")
+    _print_accounts(summary)
+    if serve:
+        _serve(host or s.host, port or s.port)
+
+
+def _print_accounts(summary: Any) -> None:
+    from civicgrid.access.policy import ROLE_LABELS, Role
+    from civicgrid.demo import DEMO_PASSWORD
+
+    accounts = summary.accounts if summary else [
+        ("admin", "admin", "东莞市"), ("city.dispatcher", "city_dispatcher", "东莞市"),
+        ("town.dispatcher", "town_dispatcher", ""), ("village.operator", "village_operator", ""),
+        ("grid.worker", "grid_worker", ""), ("dept.handler", "department_handler", ""),
+        ("mediator", "mediator", ""), ("leader", "leader", "东莞市"), ("citizen", "citizen", ""),
+        ("integration.12345", "integration", "东莞市")]
+    t = Table(title=f"演示账号 Demo log-ins (密码 password: {DEMO_PASSWORD})")
+    t.add_column("用户名 username")
+    t.add_column("角色 role")
+    t.add_column("范围 scope")
+    for username, role, scope in accounts:
+        t.add_row(username, ROLE_LABELS[Role(role)], scope)
+    out.print(t)
+    if summary and summary.api_key:
+        out.print(f"12345 热线对接接口密钥 (API key, shown once): [bold]{summary.api_key}[/bold]")
+
+
+def _serve(host: str, port: int) -> None:
+    import uvicorn
+
+    from civicgrid.app import create_app
+
+    out.print(f"[bold green]打开 Open[/bold green] http://{host}:{port}/  (API 文档 http://{host}:{port}/docs)")
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+
+
+@app.command()
+@friendly
+def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.Option(None)) -> None:
+    """Migrate, then serve the web app and API."""
+    s = get_settings()
+    _migrate()
+    _serve(host or s.host, port or s.port)
+
+
+@regions_app.command("import")
+@friendly
+def regions_import(file: Path = typer.Argument(..., help="GeoJSON FeatureCollection"),
+                   replace: bool = typer.Option(False, help="Replace current regions of the same code (redraw)"),
+                   crs: str = typer.Option("wgs84", help="Coordinate system of the file: wgs84, gcj02, bd09"),
+                   valid_from: Optional[str] = typer.Option(None, help="Validity start, YYYY-MM-DD (default today)")) -> None:
+    """Import regions from GeoJSON in one transaction: any error and nothing is written."""
+    from civicgrid.access.service import SYSTEM
+    from civicgrid.db import unit_of_work
+    from civicgrid.errors import BadInput
+    from civicgrid.geo.service import import_geojson
+
+    if crs not in ("wgs84", "gcj02", "bd09"):
+        raise BadInput("invalid_crs", f"未知坐标系 {crs}", f"Unknown CRS {crs!r}; use wgs84, gcj02 or bd09")
+    try:
+        vf = date.fromisoformat(valid_from) if valid_from else None
+    except ValueError:
+        raise BadInput("invalid_date", f"日期格式错误: {valid_from}", "valid-from must be YYYY-MM-DD") from None
+    data = json.loads(file.read_text(encoding="utf-8"))
+    _migrate()
+    with unit_of_work() as session:
+        report = import_geojson(session, SYSTEM, data, replace=replace, source_crs=crs, valid_from=vf)
+    out.print(f"导入完成:新增 {report.created},替换 {report.replaced},警告 {len(report.warnings)}")
+    for w in report.warnings:
+        out.print(f"  警告 {w.code}: {w.message}", highlight=False)
+
+
+@regions_app.command("export")
+@friendly
+def regions_export(file: Path = typer.Argument(..., help="Output .geojson"),
+                   root: Optional[str] = typer.Option(None, help="Only below this region code"),
+                   level: Optional[str] = typer.Option(None, help="Only this level: city/district/town/village/grid")) -> None:
+    """Export current regions to GeoJSON (re-importable)."""
+    from civicgrid.access.service import SYSTEM
+    from civicgrid.db import unit_of_work
+    from civicgrid.geo.service import export_geojson
+
+    with unit_of_work() as session:
+        fc = export_geojson(session, SYSTEM, root_code=root, level=level)
+    file.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+    out.print(f"已导出 {len(fc['features'])} 个区域到 {file}")
+
+
+@app.command()
+@friendly
+def locate(lon: float, lat: float, crs: str = typer.Option("wgs84", help="wgs84, gcj02 or bd09")) -> None:
+    """Which grid a point lies in."""
+    from civicgrid.access.service import SYSTEM
+    from civicgrid.db import unit_of_work
+    from civicgrid.geo.service import locate_point
+
+    with unit_of_work() as session:
+        ans = locate_point(session, SYSTEM, lon, lat, crs)
+    out.print_json(ans.model_dump_json())
+    if ans.status == "outside_city":
+        raise typer.Exit(2)
+
+
+@users_app.command("create")
+@friendly
+def users_create(username: str, name: str = typer.Option(..., help="Display name"),
+                 password: Optional[str] = typer.Option(None, help="Omit to create an account that cannot log in yet")) -> None:
+    """Create a user."""
+    from civicgrid.access.service import SYSTEM, create_user
+    from civicgrid.db import unit_of_work
+
+    with unit_of_work() as session:
+        create_user(session, SYSTEM, username=username, display_name=name, password=password)
+    out.print(f"已创建用户 {username}")
+
+
+@users_app.command("grant")
+@friendly
+def users_grant(username: str, role: str, region: Optional[str] = typer.Option(None),
+                department: Optional[str] = typer.Option(None)) -> None:
+    """Give a user a role in a scope (a region code or a department code)."""
+    from civicgrid.access.service import SYSTEM, assign_role
+    from civicgrid.db import unit_of_work
+
+    with unit_of_work() as session:
+        assign_role(session, SYSTEM, username, role, region_code=region, department_code=department)
+    out.print(f"已授予 {username} 角色 {role}")
+
+
+@app.command("apikey")
+@friendly
+def apikey(username: str, name: str = typer.Option("integration", help="What the key is for")) -> None:
+    """Issue a bearer API key for a user (printed once)."""
+    from civicgrid.access.service import SYSTEM, create_api_key
+    from civicgrid.db import unit_of_work
+
+    with unit_of_work() as session:
+        key = create_api_key(session, SYSTEM, username, name)
+    out.print(key)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Typed settings read from environment variables (prefix CIVICGRID_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of a civicgrid process; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix="CIVICGRID_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/civicgrid.db",
+        description="SQLAlchemy URL; SQLite file under ./var by default, postgresql+psycopg://... for production",
+    )
+    secret_key: str = Field(
+        default="dev-insecure-change-me",
+        description="Signs CSRF tokens and derives other secrets; set it in production",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    session_hours: float = Field(default=12.0, description="Idle lifetime of a log-in session")
+    lockout_threshold: int = Field(default=5, description="Failed log-ins in a row before the account locks")
+    lockout_minutes: int = Field(default=15, description="How long a locked account stays locked")
+    locate_snap_m: float = Field(
+        default=50.0, description="A point this close to a grid (outside every grid) is given that grid"
+    )
+    cookie_secure: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        raw = self.database_url.split("///", 1)[-1]
+        return None if raw in ("", ":memory:") else Path(raw)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,81 @@
+"""Request plumbing shared by every domain's api.py and pages.py: the session, the actor, CSRF, rendering."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from civicgrid.access import service as access_service
+from civicgrid.access.policy import ROLE_LABELS, Actor, can
+from civicgrid.db import get_sessionmaker, unit_of_work
+from civicgrid.errors import Forbidden, Unauthenticated
+
+SESSION_COOKIE = "cg_session"
+LOGIN_CSRF_COOKIE = "cg_login_csrf"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.globals.update(role_labels=ROLE_LABELS, can=can)
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One transaction per request: commit when the handler returns, roll back when it raises."""
+    factory = getattr(request.app.state, "sessionmaker", None) or get_sessionmaker()
+    with unit_of_work(factory) as session:
+        yield session
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def current_actor(request: Request, db: Session = Depends(get_db)) -> Actor:
+    """The actor of a request: a bearer API key, or a session cookie (unsafe methods then need CSRF)."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        actor = access_service.api_key_actor(db, auth[7:].strip())
+        request.state.actor = actor
+        return actor
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthenticated()
+    actor, csrf = access_service.session_actor(db, token)
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get("x-csrf-token")
+        if sent is None and request.headers.get("content-type", "").startswith(
+                ("application/x-www-form-urlencoded", "multipart/form-data")):
+            sent = (await request.form()).get("csrf_token")  # type: ignore[assignment]
+        if not sent or not secrets.compare_digest(str(sent), csrf):
+            raise Forbidden("csrf_failed", "页面已过期或来源不明(CSRF 校验失败),请刷新后重试",
+                            "CSRF token missing or wrong; reload the page and retry")
+    request.state.actor = actor
+    request.state.csrf = csrf
+    return actor
+
+
+def wants_html(request: Request) -> bool:
+    """Pages get HTML errors; /api, /health and /docs callers get JSON."""
+    path = request.url.path
+    return not (path.startswith("/api") or path.startswith("/health")) and "text/html" in request.headers.get(
+        "accept", "text/html")
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200,
+           block: str | None = None) -> HTMLResponse:
+    """Render a page, or only its named block when htmx asks (HX-Request) and block is given."""
+    ctx: dict[str, Any] = {"request": request, "actor": getattr(request.state, "actor", None),
+                           "csrf_token": getattr(request.state, "csrf", "")}
+    ctx.update(context or {})
+    if block and request.headers.get("hx-request"):
+        tmpl = templates.env.get_template(name)
+        html = "".join(tmpl.blocks[block](tmpl.new_context(ctx)))
+        return HTMLResponse(html, status_code=status_code)
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
