@@ -79,7 +79,7 @@ def create_app(sessionmaker=None) -> FastAPI:
     async def domain_error(request: Request, exc: DomainError):
         if isinstance(exc, Unauthenticated) and wants_html(request) and request.method == "GET":
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
         if wants_html(request):
             return render(request, "error.html", {"error": exc}, status_code=exc.status)
         return JSONResponse(exc.to_dict(), status_code=exc.status)

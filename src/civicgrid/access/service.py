@@ -573,7 +573,7 @@ def create_grid_workers(session: Session, actor: Actor, rows: list[dict[str, Any
     ids: dict[str, int] = {}
     for k in range(0, len(names), 900):
         ids.update(dict(session.execute(select(User.username, User.id).where(User.username.in_(names[k:k + 900])))
-                        .tuples().all()))
+                        .all()))
     roles = [{"user_id": ids[r["username"]], "role": Role.GRID_WORKER.value,
               "region_id": grids[r["grid_codes"][0]][1], "department_id": None, "created_at": now} for r in rows]
     duty = [{"user_id": ids[r["username"]], "grid_id": grids[c][0], "since": today} for r in rows

@@ -190,7 +190,7 @@ def codes_by_id(session: Session, ids: set[int]) -> dict[int, str]:
     id_list = list(ids)
     for i in range(0, len(id_list), 900):
         out.update(dict(session.execute(select(Region.id, Region.code).where(Region.id.in_(id_list[i:i + 900])))
-                        .tuples().all()))
+                        .all()))
     return out
 
 
