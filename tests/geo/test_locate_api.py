@@ -22,7 +22,7 @@ def big_grid(db):
 
 
 def test_wgs84_point_lands_in_its_grid_with_ancestors(client, db):
-    login(client, "grid.worker")
+    client.headers["X-CSRF-Token"] = login(client, "grid.worker")
     code = big_grid(db)
     lon, lat = deep_inside_point(db, code)
     r = client.post("/api/v1/locate", json={"lon": lon, "lat": lat})
@@ -34,9 +34,13 @@ def test_wgs84_point_lands_in_its_grid_with_ancestors(client, db):
 
 
 def test_gcj02_and_bd09_points_land_in_the_right_grid_and_raw_would_not(client, db):
-    login(client, "town.dispatcher")
-    code = big_grid(db)
-    lon, lat = deep_inside_point(db, code)
+    client.headers["X-CSRF-Token"] = login(client, "town.dispatcher")
+    # a grid small enough that the 600 m shift leaves it (most Dongguan grids are ~1 km across)
+    for row in db.scalars(select(Region).where(Region.level == "grid").order_by(Region.area_km2)):
+        lon, lat = deep_inside_point(db, row.code)
+        if not shapely.from_wkb(row.geom_wkb).contains(shapely.Point(*crs.wgs84_to_gcj02(lon, lat))):
+            code = row.code
+            break
     glon, glat = crs.wgs84_to_gcj02(lon, lat)
     blon, blat = crs.wgs84_to_bd09(lon, lat)
     assert 550 < crs.haversine_m(lon, lat, glon, glat) < 700
@@ -47,11 +51,11 @@ def test_gcj02_and_bd09_points_land_in_the_right_grid_and_raw_would_not(client, 
         assert abs(body["lon_wgs84"] - lon) < 1e-5 and abs(body["lat_wgs84"] - lat) < 1e-5
     # the same Amap coordinate read as if it were GPS misses the grid: the shift matters
     raw = client.post("/api/v1/locate", json={"lon": glon, "lat": glat}).json()
-    assert raw.get("grid", {}).get("code") != code
+    assert (raw.get("grid") or {}).get("code") != code
 
 
 def test_point_just_outside_the_city_snaps_and_far_point_is_outside(client, db):
-    login(client, "admin")
+    client.headers["X-CSRF-Token"] = login(client, "admin")
     city = shapely.from_wkb(db.scalars(select(Region).where(Region.code == "441900")).one().geom_wkb)
     edge = city.exterior if city.geom_type == "Polygon" else max(city.geoms, key=lambda p: p.area).exterior
     # walk out from the border along the outward direction: 20 m and 3 km
@@ -76,7 +80,7 @@ def test_point_just_outside_the_city_snaps_and_far_point_is_outside(client, db):
 
 
 def test_swapped_and_foreign_coordinates_are_clear_400s(client):
-    login(client, "admin")
+    client.headers["X-CSRF-Token"] = login(client, "admin")
     r = client.post("/api/v1/locate", json={"lon": 23.02, "lat": 113.75})
     assert r.status_code == 400 and r.json()["code"] == "coordinates_swapped" and "颠倒" in r.json()["message"]
     r = client.post("/api/v1/locate", json={"lon": 2.35, "lat": 48.85})
@@ -86,7 +90,7 @@ def test_swapped_and_foreign_coordinates_are_clear_400s(client):
 
 
 def test_bulk_locate_keeps_order_and_counts_statuses(client, db):
-    login(client, "integration.12345")
+    client.headers["X-CSRF-Token"] = login(client, "integration.12345")
     code = big_grid(db)
     lon, lat = deep_inside_point(db, code)
     glon, glat = crs.wgs84_to_gcj02(lon, lat)
@@ -101,7 +105,8 @@ def test_bulk_locate_keeps_order_and_counts_statuses(client, db):
 def test_locator_rebuilds_when_boundaries_change(client, db):
     h = {"X-CSRF-Token": login(client, "admin")}
     far = [113.0, 22.0]
-    assert client.post("/api/v1/locate/bulk", json={"points": [far]}).json()["counts"] == {"outside_city": 1}
+    assert client.post("/api/v1/locate/bulk", json={"points": [far]}, headers=h).json()["counts"] == {
+        "outside_city": 1}
     fc = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"code": "441901", "name": "测试区"}, "geometry": None},
         {"type": "Feature", "properties": {"code": "441901001", "name": "测试镇"}, "geometry": None},
@@ -110,5 +115,5 @@ def test_locator_rebuilds_when_boundaries_change(client, db):
         {"type": "Feature", "properties": {"code": "441901001001001", "name": "测试网格"},
          "geometry": shapely.geometry.mapping(shapely.box(112.99, 21.99, 113.01, 22.01))}]}
     assert client.post("/api/v1/regions/import", json=fc, headers=h).status_code == 200
-    body = client.post("/api/v1/locate", json={"lon": far[0], "lat": far[1]}).json()
+    body = client.post("/api/v1/locate", json={"lon": far[0], "lat": far[1]}, headers=h).json()
     assert body["grid"]["code"] == "441901001001001"

@@ -87,6 +87,7 @@ def test_export_then_reimport_as_redraw_keeps_old_version(client, db):
     # today the old version still answers; from tomorrow the new one, with the workers moved over
     assert client.get(f"/api/v1/regions/{code}").json()["valid_to"] == start.isoformat()
     with clock.frozen(clock.now() + timedelta(days=2)):
+        login(client, "admin")  # the session of two days ago has expired
         later = client.get(f"/api/v1/regions/{code}").json()
     assert later["valid_from"] == start.isoformat() and len(later["workers"]) >= 3
 

@@ -287,18 +287,18 @@ def _check_geometry(i: int, item: RegionInput, warnings: list[ImportIssue],
         errors.append(ImportIssue(feature=i, code=item.code, error="empty_geometry", message="边界为空"))
         return None
     minx, miny, maxx, maxy = g.bounds
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    if all(map(math.isfinite, (cx, cy))) and crs_mod.out_of_china(cx, cy) and not crs_mod.out_of_china(cy, cx):
+        errors.append(ImportIssue(feature=i, code=item.code, error="coordinates_swapped",
+                                  message="经纬度顺序颠倒:GeoJSON 坐标应为 [经度, 纬度]"))
+        return None
     if not all(map(math.isfinite, (minx, miny, maxx, maxy))) or minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
         errors.append(ImportIssue(feature=i, code=item.code, error="coordinates_out_of_range",
                                   message="坐标超出经纬度范围"))
         return None
-    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
     if crs_mod.out_of_china(cx, cy):
-        if not crs_mod.out_of_china(cy, cx):
-            errors.append(ImportIssue(feature=i, code=item.code, error="coordinates_swapped",
-                                      message="经纬度顺序颠倒:GeoJSON 坐标应为 [经度, 纬度]"))
-        else:
-            errors.append(ImportIssue(feature=i, code=item.code, error="outside_china",
-                                      message="边界不在中国境内,请检查坐标系"))
+        errors.append(ImportIssue(feature=i, code=item.code, error="outside_china",
+                                  message="边界不在中国境内,请检查坐标系"))
         return None
     if not g.is_valid:
         reason = shapely.is_valid_reason(g)
@@ -343,7 +343,7 @@ def import_regions(session: Session, actor: Actor, items: list[RegionInput], *,
     require(actor, Action.REGION_IMPORT)
     errors = list(prior_errors or [])
     warnings: list[ImportIssue] = []
-    default_from = valid_from or clock.today()
+    today = clock.today()
     seen: dict[str, int] = {}
     checked: list[tuple[int, RegionInput, BaseGeometry | None]] = []
     for i, item in enumerate(items):
@@ -364,7 +364,8 @@ def import_regions(session: Session, actor: Actor, items: list[RegionInput], *,
                                       message=f"代码 {item.code} 在文件中重复(第 {seen[item.code] + 1} 个要素)"))
             continue
         seen[item.code] = i
-        item.valid_from = item.valid_from or default_from
+        # an operator's explicit date wins over the file's, which wins over today
+        item.valid_from = valid_from or item.valid_from or today
         g = _check_geometry(i, item, warnings, errors)
         item.kind = item_kind
         checked.append((i, item, g))
@@ -392,6 +393,10 @@ def import_regions(session: Session, actor: Actor, items: list[RegionInput], *,
                 errors.append(ImportIssue(feature=i, code=it.code, error="wrong_parent_level",
                                           message=f"{it.level} 不能隶属于 {plevel} 级区域 {it.parent_code}"))
 
+    # later checks only look at features that passed the ones above: one root cause per feature
+    failed = {e.feature for e in errors}
+    checked_ok = [t for t in checked if t[0] not in failed]
+
     def parent_geom(code: str | None) -> BaseGeometry | None:
         if not code:
             return None
@@ -402,7 +407,7 @@ def import_regions(session: Session, actor: Actor, items: list[RegionInput], *,
 
     # containment
     parent_cache: dict[str, BaseGeometry | None] = {}
-    for i, it, g in checked:
+    for i, it, g in checked_ok:
         if g is None or not it.parent_code:
             continue
         if it.parent_code not in parent_cache:
@@ -419,9 +424,10 @@ def import_regions(session: Session, actor: Actor, items: list[RegionInput], *,
                                       message=f"{it.name} 有 {outside:.1%} 的面积超出上级区域 {it.parent_code}"))
 
     # sibling overlap (new against new and against existing siblings that stay)
+    failed = {e.feature for e in errors}
     by_parent: dict[str | None, list[tuple[str, BaseGeometry]]] = defaultdict(list)
     for i, it, g in checked:
-        if g is not None:
+        if g is not None and i not in failed:
             by_parent[it.parent_code].append((it.code, g))
     for pcode, new_sibs in by_parent.items():
         sibs = list(new_sibs)
@@ -444,9 +450,9 @@ def import_regions(session: Session, actor: Actor, items: list[RegionInput], *,
             inter = shapely.intersection(geoms[x], geoms[y]).area
             ratio = inter / max(min(geoms[x].area, geoms[y].area), 1e-18)
             if ratio > OVERLAP_TOLERANCE:
-                i = new_by_code[sibs[x][0]][0] if x < n_new else new_by_code[sibs[y][0]][0]
-                errors.append(ImportIssue(feature=i, code=sibs[x][0], error="sibling_overlap",
-                                          message=f"{sibs[x][0]} 与 {sibs[y][0]} 重叠 {ratio:.1%}"))
+                mine, other = (sibs[x][0], sibs[y][0]) if x < n_new else (sibs[y][0], sibs[x][0])
+                errors.append(ImportIssue(feature=new_by_code[mine][0], code=mine, error="sibling_overlap",
+                                          message=f"{mine} 与 {other} 重叠 {ratio:.1%}"))
 
     if errors:
         errors.sort(key=lambda e: e.feature)
@@ -566,7 +572,8 @@ def get_locator(session: Session) -> Locator:
     """The process's locator, rebuilt when the boundary version or the day changed."""
     state = session.get(GeoState, 1)
     version = state.boundary_version if state else 0
-    key = (str(session.get_bind().url), version, clock.today())
+    bind = session.get_bind()
+    key = (str(getattr(bind, "engine", bind).url), version, clock.today())
     with _cache.lock:
         if _cache.key != key or _cache.locator is None:
             _cache.locator = build_locator(session)
@@ -585,14 +592,15 @@ STATUS_MESSAGES = {
 def _precheck(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """Per-point status before locating: '' when fine, else invalid / outside_china / swapped."""
     status = np.full(lon.shape, "", dtype=object)
-    bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    finite = np.isfinite(lon) & np.isfinite(lat)
+    bad = ~finite | (np.abs(lat) > 90) | (np.abs(lon) > 180)
     status[bad] = "invalid"
-    ok = ~bad
     oc = np.zeros(lon.shape, dtype=bool)
-    oc[ok] = crs_mod.out_of_china(lon[ok], lat[ok])
+    oc[finite] = crs_mod.out_of_china(lon[finite], lat[finite])
+    status[oc & ~bad] = "outside_china"
+    # (lat, lon) sent as (lon, lat): out of range or abroad as given, inside China when swapped
     sw = np.zeros(lon.shape, dtype=bool)
-    sw[oc] = ~np.asarray(crs_mod.out_of_china(lat[oc], lon[oc]), dtype=bool) if oc.any() else False
-    status[oc] = "outside_china"
+    sw[oc] = ~np.asarray(crs_mod.out_of_china(lat[oc], lon[oc]), dtype=bool)
     status[sw] = "coordinates_swapped"
     return status
 
