@@ -176,3 +176,12 @@ def test_history_query_by_date(client):
     now = client.get("/api/v1/regions", params={"level": "town", "on": date(2024, 1, 1).isoformat()}).json()
     assert [t["code"] for t in now] == ["441900003", "441900004"]
     assert json.dumps(now, ensure_ascii=False).count("东城街道") == 1
+
+
+def test_asking_for_the_parents_own_level_returns_its_outline(client):
+    """A grid worker scoped to one village can draw that village, not its siblings."""
+    login(client, "grid.worker")
+    r = client.get("/api/v1/regions/geojson", params={"parent": "441900003001", "level": "village"})
+    assert r.status_code == 200
+    assert [f["properties"]["code"] for f in r.json()["features"]] == ["441900003001"]
+    assert client.get("/api/v1/regions/geojson", params={"parent": "441900003", "level": "village"}).status_code == 404

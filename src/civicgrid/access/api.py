@@ -22,7 +22,7 @@ def me_out(actor: Actor, csrf: str | None) -> dict[str, Any]:
 
 
 @router.post("/auth/login", response_model=s.MeOut, summary="登录 Log in (sets the session cookie)")
-def login(body: s.LoginIn, request: Request, response: Response, db: Session = Depends(get_db)) -> dict[str, Any]:
+def login(body: s.LoginIn, request: Request, response: Response, db: Session = Depends(get_db, scope="function")) -> dict[str, Any]:
     token, csrf, user = service.login(db, body.username, body.password, ip=client_ip(request))
     set_session_cookie(response, token)
     return me_out(service.load_actor(db, user), csrf)
@@ -35,7 +35,7 @@ def set_session_cookie(response: Response, token: str) -> None:
 
 
 @router.post("/auth/logout", status_code=204, summary="退出 Log out")
-def logout(request: Request, response: Response, db: Session = Depends(get_db),
+def logout(request: Request, response: Response, db: Session = Depends(get_db, scope="function"),
            actor: Actor = Depends(current_actor)) -> None:
     service.logout(db, request.cookies.get(SESSION_COOKIE, ""), ip=client_ip(request))
     response.delete_cookie(SESSION_COOKIE)
@@ -47,7 +47,7 @@ def me(request: Request, actor: Actor = Depends(current_actor)) -> dict[str, Any
 
 
 @router.post("/me/password", status_code=204, summary="修改密码 Change password")
-def change_password(body: s.PasswordChangeIn, request: Request, db: Session = Depends(get_db),
+def change_password(body: s.PasswordChangeIn, request: Request, db: Session = Depends(get_db, scope="function"),
                     actor: Actor = Depends(current_actor)) -> None:
     service.change_password(db, actor, body.old_password, body.new_password, ip=client_ip(request))
 
@@ -55,12 +55,12 @@ def change_password(body: s.PasswordChangeIn, request: Request, db: Session = De
 @router.get("/users", response_model=s.UserPage, summary="用户列表 Users in scope")
 def list_users(role: str | None = None, region: str | None = None, q: str | None = None,
                limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
-               db: Session = Depends(get_db), actor: Actor = Depends(current_actor)) -> dict[str, Any]:
+               db: Session = Depends(get_db, scope="function"), actor: Actor = Depends(current_actor)) -> dict[str, Any]:
     return service.list_users(db, actor, role=role, region_code=region, q=q, limit=limit, offset=offset)
 
 
 @router.post("/users", response_model=s.UserOut, status_code=201, summary="新建用户 Create user")
-def create_user(body: s.UserCreate, db: Session = Depends(get_db),
+def create_user(body: s.UserCreate, db: Session = Depends(get_db, scope="function"),
                 actor: Actor = Depends(current_actor)) -> dict[str, Any]:
     user = service.create_user(db, actor, username=body.username, display_name=body.display_name,
                                password=body.password)
@@ -68,12 +68,12 @@ def create_user(body: s.UserCreate, db: Session = Depends(get_db),
 
 
 @router.get("/users/{username}", response_model=s.UserOut, summary="用户详情 User")
-def get_user(username: str, db: Session = Depends(get_db), actor: Actor = Depends(current_actor)) -> dict[str, Any]:
+def get_user(username: str, db: Session = Depends(get_db, scope="function"), actor: Actor = Depends(current_actor)) -> dict[str, Any]:
     return service.get_user(db, actor, username)
 
 
 @router.patch("/users/{username}", response_model=s.UserOut, summary="修改用户 Update user")
-def update_user(username: str, body: s.UserUpdate, db: Session = Depends(get_db),
+def update_user(username: str, body: s.UserUpdate, db: Session = Depends(get_db, scope="function"),
                 actor: Actor = Depends(current_actor)) -> dict[str, Any]:
     user = service.update_user(db, actor, username, display_name=body.display_name, active=body.active,
                                password=body.password, unlock=body.unlock)
@@ -81,7 +81,7 @@ def update_user(username: str, body: s.UserUpdate, db: Session = Depends(get_db)
 
 
 @router.post("/users/{username}/roles", response_model=s.UserOut, status_code=201, summary="授予角色 Assign role")
-def assign_role(username: str, body: s.RoleAssignIn, db: Session = Depends(get_db),
+def assign_role(username: str, body: s.RoleAssignIn, db: Session = Depends(get_db, scope="function"),
                 actor: Actor = Depends(current_actor)) -> dict[str, Any]:
     service.assign_role(db, actor, username, body.role, region_code=body.region_code,
                         department_code=body.department_code)
@@ -89,26 +89,26 @@ def assign_role(username: str, body: s.RoleAssignIn, db: Session = Depends(get_d
 
 
 @router.delete("/users/{username}/roles/{assignment_id}", status_code=204, summary="撤销角色 Revoke role")
-def revoke_role(username: str, assignment_id: int, db: Session = Depends(get_db),
+def revoke_role(username: str, assignment_id: int, db: Session = Depends(get_db, scope="function"),
                 actor: Actor = Depends(current_actor)) -> None:
     service.revoke_role(db, actor, username, assignment_id)
 
 
 @router.post("/users/{username}/grids", response_model=s.UserOut, summary="分配网格 Assign grids")
-def assign_grids(username: str, body: s.GridAssignIn, db: Session = Depends(get_db),
+def assign_grids(username: str, body: s.GridAssignIn, db: Session = Depends(get_db, scope="function"),
                  actor: Actor = Depends(current_actor)) -> dict[str, Any]:
     service.assign_grids(db, actor, username, body.grid_codes)
     return service.get_user(db, actor, username)
 
 
 @router.get("/departments", response_model=list[s.DepartmentOut], summary="部门列表 Departments")
-def list_departments(region: str | None = None, kind: str | None = None, db: Session = Depends(get_db),
+def list_departments(region: str | None = None, kind: str | None = None, db: Session = Depends(get_db, scope="function"),
                      actor: Actor = Depends(current_actor)) -> list[dict[str, Any]]:
     return service.list_departments(db, actor, region_code=region, kind=kind)
 
 
 @router.post("/departments", response_model=s.DepartmentOut, status_code=201, summary="新建部门 Create department")
-def create_department(body: s.DepartmentIn, db: Session = Depends(get_db),
+def create_department(body: s.DepartmentIn, db: Session = Depends(get_db, scope="function"),
                       actor: Actor = Depends(current_actor)) -> dict[str, Any]:
     service.create_department(db, actor, code=body.code, name=body.name, kind=body.kind,
                               region_code=body.region_code, parent_code=body.parent_code)
@@ -116,23 +116,23 @@ def create_department(body: s.DepartmentIn, db: Session = Depends(get_db),
 
 
 @router.get("/command-centres", response_model=list[s.CentreOut], summary="指挥中心 Command centres")
-def list_centres(level: str | None = None, db: Session = Depends(get_db),
+def list_centres(level: str | None = None, db: Session = Depends(get_db, scope="function"),
                  actor: Actor = Depends(current_actor)) -> list[dict[str, Any]]:
     return service.list_command_centres(db, actor, level=level)
 
 
 @router.post("/api-keys", response_model=s.ApiKeyOut, status_code=201, summary="签发接口密钥 Issue API key")
-def create_api_key(body: s.ApiKeyIn, db: Session = Depends(get_db),
+def create_api_key(body: s.ApiKeyIn, db: Session = Depends(get_db, scope="function"),
                    actor: Actor = Depends(current_actor)) -> dict[str, str]:
     return {"key": service.create_api_key(db, actor, body.username, body.name)}
 
 
 @router.delete("/api-keys/{prefix}", status_code=204, summary="吊销接口密钥 Revoke API key")
-def revoke_api_key(prefix: str, db: Session = Depends(get_db), actor: Actor = Depends(current_actor)) -> None:
+def revoke_api_key(prefix: str, db: Session = Depends(get_db, scope="function"), actor: Actor = Depends(current_actor)) -> None:
     service.revoke_api_key(db, actor, prefix)
 
 
 @router.get("/audit", summary="审计日志 Audit log")
 def audit_log(action: str | None = None, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
-              db: Session = Depends(get_db), actor: Actor = Depends(current_actor)) -> list[dict[str, Any]]:
+              db: Session = Depends(get_db, scope="function"), actor: Actor = Depends(current_actor)) -> list[dict[str, Any]]:
     return service.list_audit(db, actor, action=action, limit=limit, offset=offset)

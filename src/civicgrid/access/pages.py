@@ -40,7 +40,7 @@ def login_page(request: Request) -> Response:
 
 @router.post("/login")
 def login_submit(request: Request, username: str = Form(""), password: str = Form(""),
-                 csrf_token: str = Form(""), next: str = Form("/map"), db: Session = Depends(get_db)) -> Response:
+                 csrf_token: str = Form(""), next: str = Form("/map"), db: Session = Depends(get_db, scope="function")) -> Response:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not secrets.compare_digest(cookie, csrf_token):
         return login_form(request, status=403, username=username, next=safe_next(next),
@@ -56,7 +56,7 @@ def login_submit(request: Request, username: str = Form(""), password: str = For
 
 
 @router.post("/logout")
-def logout(request: Request, db: Session = Depends(get_db), actor: Actor = Depends(current_actor)) -> Response:
+def logout(request: Request, db: Session = Depends(get_db, scope="function"), actor: Actor = Depends(current_actor)) -> Response:
     service.logout(db, request.cookies.get(SESSION_COOKIE, ""), ip=client_ip(request))
     response = RedirectResponse("/login?bye=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
@@ -70,7 +70,7 @@ def password_page(request: Request, actor: Actor = Depends(current_actor)) -> Re
 
 @router.post("/account/password")
 def password_submit(request: Request, old_password: str = Form(""), new_password: str = Form(""),
-                    db: Session = Depends(get_db), actor: Actor = Depends(current_actor)) -> Response:
+                    db: Session = Depends(get_db, scope="function"), actor: Actor = Depends(current_actor)) -> Response:
     try:
         service.change_password(db, actor, old_password, new_password, ip=client_ip(request))
     except BadInput as exc:

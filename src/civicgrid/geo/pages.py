@@ -14,6 +14,6 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/map")
-def map_page(request: Request, region: str | None = None, db: Session = Depends(get_db),
+def map_page(request: Request, region: str | None = None, db: Session = Depends(get_db, scope="function"),
              actor: Actor = Depends(current_actor)) -> Response:
     return render(request, "geo/map.html", service.map_context(db, actor, region))

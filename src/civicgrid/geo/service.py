@@ -133,14 +133,19 @@ def region_tree(session: Session, actor: Actor, *, root_code: str | None = None,
 
 def list_regions(session: Session, actor: Actor, *, parent_code: str | None = None,
                  level: str | None = None, on: date | None = None) -> list[Region]:
-    """Current regions in the actor's scope, below parent_code and/or of one level."""
+    """Current regions in the actor's scope, below parent_code and/or of one level.
+
+    Asking for the parent's own level returns the parent itself (its outline), so a page scoped to
+    one village can draw that village without being allowed to see its siblings."""
     require(actor, Action.REGION_VIEW)
     if level is not None and level not in CODE_LENGTH:
         raise BadInput("invalid_level", f"未知的区域层级 {level}", f"Unknown level {level!r}")
     q = select(Region).where(current_filter(on))
     if parent_code:
         parent = get_region(session, actor, parent_code, on=on)
-        q = q.where(Region.path.startswith(parent.path), Region.id != parent.id)
+        q = q.where(Region.path.startswith(parent.path))
+        if level != parent.level:
+            q = q.where(Region.id != parent.id)
     paths = actor.scope_paths(Action.REGION_VIEW)
     q = q.where(or_(*[Region.path.startswith(p) for p in paths])) if paths else q.where(False)
     if level:
@@ -678,7 +683,8 @@ def map_context(session: Session, actor: Actor, region_code: str | None) -> dict
                                                         Region.level != "grid").order_by(Region.code)))
     counts = dict(session.execute(select(Region.level, func.count()).where(
         Region.path.startswith(focus.path), Region.id != focus.id, current_filter()).group_by(Region.level)).all())
-    return {"focus": focus, "roots": roots, "choices": choices, "crumbs": crumbs, "counts": counts}
+    mine = sorted(codes_by_id(session, set(actor.grid_ids)).values()) if actor.grid_ids else []
+    return {"focus": focus, "roots": roots, "choices": choices, "crumbs": crumbs, "counts": counts, "mine": mine}
 
 
 def reset_locator_cache() -> None:

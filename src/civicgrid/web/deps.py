@@ -37,7 +37,7 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-async def current_actor(request: Request, db: Session = Depends(get_db)) -> Actor:
+async def current_actor(request: Request, db: Session = Depends(get_db, scope="function")) -> Actor:
     """The actor of a request: a bearer API key, or a session cookie (unsafe methods then need CSRF)."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):

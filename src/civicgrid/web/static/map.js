@@ -4,6 +4,7 @@
   const el = document.getElementById("map");
   if (!el) return;
   const focus = el.dataset.focus, level = el.dataset.level;
+  const mine = new Set((el.dataset.mine || "").split(",").filter(Boolean));
   const simplify = { city: 25, district: 15, town: 4, village: 0 }[level] ?? 0;
   const api = (q) => fetch("/api/v1/regions/geojson?" + new URLSearchParams(q), { credentials: "same-origin" })
     .then((r) => { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); });
@@ -20,9 +21,8 @@
   }
 
   const wanted = [api({ parent: focus, level: "grid", simplify })];
-  wanted.push(level === "village" ? api({ parent: focus.slice(0, 9), level: "village", simplify: 0 })
-    .then((fc) => ({ type: "FeatureCollection", features: fc.features.filter((f) => f.properties.code === focus) }))
-    : api({ parent: focus, level: "village", simplify }));
+  // a village page draws the village's own outline (the API returns the parent for its own level)
+  wanted.push(api({ parent: focus, level: "village", simplify: level === "village" ? 0 : simplify }));
   wanted.push(level === "city" || level === "district" ? api({ parent: focus, level: "town", simplify }) : Promise.resolve(null));
 
   Promise.all(wanted).then(([grids, villages, towns]) => {
@@ -34,7 +34,9 @@
     const regions = [];
     for (const f of grids.features) {
       const p = f.properties; info[p.code] = p; p.label = p.name; f.properties = Object.assign({}, p, { name: p.code });
-      regions.push({ name: p.code, itemStyle: { areaColor: palette[(villageIdx[p.parent_code] ?? 0) % palette.length] } });
+      regions.push({ name: p.code, itemStyle: mine.has(p.code)
+        ? { areaColor: "#fde68a", borderColor: "#b45309", borderWidth: 2 }
+        : { areaColor: palette[(villageIdx[p.parent_code] ?? 0) % palette.length] } });
     }
     echarts.registerMap("cg-" + focus, grids);
     const labels = (towns || (level === "town" ? villages : null));
@@ -53,7 +55,7 @@
       tooltip: { trigger: "item", formatter: (p) => {
         const g = info[p.name]; if (!g) return "";
         const v = info[g.parent_code];
-        return `<b>${esc(g.label || g.name)}</b><br>${esc(g.code)}${v ? "<br>" + esc(v.name) : ""}`;
+        return `<b>${esc(g.label || g.name)}</b>${mine.has(g.code) ? "(我的网格)" : ""}<br>${esc(g.code)}${v ? "<br>" + esc(v.name) : ""}`;
       } },
       geo: { map: "cg-" + focus, roam: true, scaleLimit: { min: 0.8, max: 60 }, aspectScale: 0.92,
         layoutCenter: ["50%", "50%"], layoutSize: "96%", regions,
