@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -28,6 +29,11 @@ out = Console()
 err = Console(stderr=True)
 
 
+def _error_line(code: str, text: str) -> None:
+    """One unwrapped line on stderr: 错误 [machine_code] Chinese message (English detail)."""
+    err.print(f"[red]错误[/red] {escape(f'[{code}] {text}')}", highlight=False, soft_wrap=True)
+
+
 def friendly(fn):
     """Domain errors end the command with exit code 1 and one readable line (details follow, indented)."""
     @functools.wraps(fn)
@@ -37,12 +43,12 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except DomainError as exc:
-            err.print(f"[red]错误[/red] [{exc.code}] {exc.message_zh} ({exc.detail})", highlight=False)
+            _error_line(exc.code, f"{exc.message_zh} ({exc.detail})")
             for e in exc.extra.get("errors", [])[:30]:
-                err.print(f"  - {json.dumps(e, ensure_ascii=False)}", highlight=False, markup=False)
+                err.print(f"  - {json.dumps(e, ensure_ascii=False)}", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(1) from None
-        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            err.print(f"[red]错误[/red] [bad_file] 无法读取文件: {exc}", highlight=False)
+        except (FileNotFoundError, IsADirectoryError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            _error_line("bad_file", f"无法读取文件 (cannot read file): {exc}")
             raise typer.Exit(1) from None
     return wrapper
 
@@ -99,6 +105,7 @@ def demo(towns: Optional[int] = typer.Option(None, help="Only the first N towns 
     summary = None
     with unit_of_work() as session:
         exists = demo_mod.demo_exists(session)
+        accounts = demo_mod.demo_accounts(session) if exists else []
     if exists:
         out.print("演示城市已存在,直接启动(如需重建请加 --reset)。Demo city exists; use --reset to rebuild.")
     else:
@@ -114,21 +121,15 @@ def demo(towns: Optional[int] = typer.Option(None, help="Only the first N towns 
         out.print(f"已构建:{summary.towns} 个镇街、{summary.villages} 个村(社区)、{summary.grids} 个网格、"
                   f"{summary.workers} 名网格员、{summary.departments} 个部门、{summary.centres} 个指挥中心/工作站,"
                   f"用时 {summary.seconds:.1f} 秒")
-    _print_accounts(summary)
+    _print_accounts(summary.accounts if summary else accounts, summary.api_key if summary else None)
     if serve:
         _serve(host or s.host, port or s.port)
 
 
-def _print_accounts(summary: Any) -> None:
+def _print_accounts(accounts: list[tuple[str, str, str]], api_key: str | None) -> None:
     from civicgrid.access.policy import ROLE_LABELS, Role
     from civicgrid.demo import DEMO_PASSWORD
 
-    accounts = summary.accounts if summary else [
-        ("admin", "admin", "东莞市"), ("city.dispatcher", "city_dispatcher", "东莞市"),
-        ("town.dispatcher", "town_dispatcher", ""), ("village.operator", "village_operator", ""),
-        ("grid.worker", "grid_worker", ""), ("dept.handler", "department_handler", ""),
-        ("mediator", "mediator", ""), ("leader", "leader", "东莞市"), ("citizen", "citizen", ""),
-        ("integration.12345", "integration", "东莞市")]
     t = Table(title=f"演示账号 Demo log-ins (密码 password: {DEMO_PASSWORD})")
     t.add_column("用户名 username")
     t.add_column("角色 role")
@@ -136,8 +137,10 @@ def _print_accounts(summary: Any) -> None:
     for username, role, scope in accounts:
         t.add_row(username, ROLE_LABELS[Role(role)], scope)
     out.print(t)
-    if summary and summary.api_key:
-        out.print(f"12345 热线对接接口密钥 (API key, shown once): [bold]{summary.api_key}[/bold]")
+    if api_key:
+        out.print(f"12345 热线对接接口密钥 (API key, shown once): [bold]{api_key}[/bold]")
+    else:
+        out.print("12345 接口密钥只在创建时显示一次;如需新密钥: civicgrid apikey integration.12345")
 
 
 def _serve(host: str, port: int) -> None:

@@ -260,3 +260,33 @@ def build_demo(session: Session, *, towns_limit: int | None = None, seed: int = 
 
 def demo_exists(session: Session) -> bool:
     return session.scalar(select(Region.id).where(Region.code == CITY_CODE).limit(1)) is not None
+
+
+DEMO_USERNAMES = ("admin", "city.dispatcher", "town.dispatcher", "village.operator", "grid.worker", "dept.handler",
+                  "mediator", "leader", "citizen", "integration.12345")
+
+
+def demo_accounts(session: Session) -> list[tuple[str, str, str]]:
+    """(username, role, scope name) of the demo log-ins as stored, for re-printing on a later start."""
+    from civicgrid.access.models import Department, GridAssignment, RoleAssignment, User
+
+    out = []
+    for username in DEMO_USERNAMES:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            continue
+        ra = session.scalars(select(RoleAssignment).where(RoleAssignment.user_id == user.id)
+                             .order_by(RoleAssignment.id)).first()
+        if ra is None:
+            continue
+        if ra.role == Role.GRID_WORKER.value:
+            scope = session.scalar(select(Region.name).join(GridAssignment, GridAssignment.grid_id == Region.id)
+                                   .where(GridAssignment.user_id == user.id).order_by(Region.code).limit(1))
+        elif ra.department_id is not None:
+            scope = session.scalar(select(Department.name).where(Department.id == ra.department_id))
+        elif ra.region_id is not None:
+            scope = session.scalar(select(Region.name).where(Region.id == ra.region_id))
+        else:
+            scope = "本人"
+        out.append((username, ra.role, scope or ""))
+    return out
