@@ -49,6 +49,7 @@ class Locator:
             lat0 = 23.0
         self.kx, self.ky = local_metric_frame(lat0)
         self._metric_tree: shapely.STRtree | None = None
+        self._snap_zone: BaseGeometry | None = None
         for g in self._geoms:
             shapely.prepare(g)
 
@@ -58,6 +59,16 @@ class Locator:
             projected = shapely.transform(self._geoms, lambda c: c * scale)
             self._metric_tree = shapely.STRtree(projected)
         return self._metric_tree
+
+    def _zone(self) -> BaseGeometry:
+        """Every grid grown by the snap distance, merged, in the metric frame: a point outside it is
+        outside the city without a nearest-neighbour search."""
+        if self._snap_zone is None:
+            self._metric()
+            merged = shapely.union_all(self._metric_tree.geometries)  # type: ignore[union-attr]
+            self._snap_zone = merged.buffer(self.snap_m * 1.001, quad_segs=4)
+            shapely.prepare(self._snap_zone)
+        return self._snap_zone
 
     def locate_many(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Grid index per point (-1 when outside the city) and distance in metres (0 when inside)."""
@@ -78,12 +89,18 @@ class Locator:
             first[1:] = p[1:] != p[:-1]
             idx[p[first]] = g[first]
         missing = np.flatnonzero(idx < 0)
+        dist[missing] = np.inf
+        if missing.size and self.snap_m > 0:
+            mx, my = lon[missing] * self.kx, lat[missing] * self.ky
+            near_city = shapely.contains_xy(self._zone(), mx, my)
+            missing, mx, my = missing[near_city], mx[near_city], my[near_city]
+        else:
+            missing = missing[:0]
         if missing.size:
-            mpts = shapely.points(lon[missing] * self.kx, lat[missing] * self.ky)
+            mpts = shapely.points(mx, my)
             near, d = self._metric().query_nearest(mpts, max_distance=self.snap_m, return_distance=True,
                                                    all_matches=False)
             idx[missing[near[0]]] = near[1]
-            dist[missing] = np.inf
             dist[missing[near[0]]] = d
         return idx, dist
 
