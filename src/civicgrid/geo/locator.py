@@ -52,6 +52,12 @@ class Locator:
         self._snap_zone: BaseGeometry | None = None
         for g in self._geoms:
             shapely.prepare(g)
+        self._lattice: _Lattice | None = None
+
+    def _grid_index(self) -> _Lattice:
+        if self._lattice is None:
+            self._lattice = _Lattice(self._geoms, self.tree)
+        return self._lattice
 
     def _metric(self) -> shapely.STRtree:
         if self._metric_tree is None:
@@ -79,15 +85,7 @@ class Locator:
         if not len(self.grids) or not lon.size:
             dist[:] = np.inf
             return idx, dist
-        pts = shapely.points(lon, lat)
-        pairs = self.tree.query(pts, predicate="intersects")
-        if pairs.shape[1]:
-            # a point on a shared border touches two grids: keep the lower index, deterministically
-            order = np.lexsort((pairs[1], pairs[0]))
-            p, g = pairs[0][order], pairs[1][order]
-            first = np.ones(p.shape, dtype=bool)
-            first[1:] = p[1:] != p[:-1]
-            idx[p[first]] = g[first]
+        idx[:] = self._grid_index().locate(self._geoms, lon, lat)
         missing = np.flatnonzero(idx < 0)
         dist[missing] = np.inf
         if missing.size and self.snap_m > 0:
@@ -109,3 +107,70 @@ class Locator:
         idx, dist = self.locate_many(np.array([lon]), np.array([lat]))
         i = int(idx[0])
         return (self.grids[i] if i >= 0 else None), float(dist[0])
+
+
+class _Lattice:
+    """A regular lattice over the grids' extent: each cell knows the grids that touch it, and a cell lying
+    wholly inside one grid answers without any geometry test. Points in mixed cells are tested against
+    their cell's few candidates with the vectorised `intersects_xy` (no Point objects are made)."""
+
+    def __init__(self, geoms: np.ndarray, tree: shapely.STRtree, cells: int = 256) -> None:
+        self.n = cells
+        if not len(geoms):
+            self.x0 = self.y0 = 0.0
+            self.dx = self.dy = 1.0
+            self.pure = np.full(1, -1)
+            self.start = np.zeros(2, dtype=np.int64)
+            self.cand = np.zeros(0, dtype=np.int64)
+            self.n = 1
+            return
+        minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+        self.x0, self.y0 = float(minx), float(miny)
+        self.dx = (float(maxx) - self.x0) / cells or 1e-9
+        self.dy = (float(maxy) - self.y0) / cells or 1e-9
+        ix, iy = np.meshgrid(np.arange(cells), np.arange(cells), indexing="xy")
+        ix, iy = ix.ravel(), iy.ravel()
+        boxes = shapely.box(self.x0 + ix * self.dx, self.y0 + iy * self.dy,
+                            self.x0 + (ix + 1) * self.dx, self.y0 + (iy + 1) * self.dy)
+        cell_of = iy * cells + ix
+        # candidates: grids whose polygon intersects the cell, in grid order per cell
+        c, g = tree.query(boxes, predicate="intersects")
+        order = np.lexsort((g, c))
+        c, g = c[order], g[order]
+        self.cand = g.astype(np.int64)
+        self.start = np.searchsorted(c, np.arange(cells * cells + 1)).astype(np.int64)
+        # pure cells: one grid covers the whole cell
+        self.pure = np.full(cells * cells, -1, dtype=np.int64)
+        wc, wg = tree.query(boxes, predicate="within")
+        counts = np.diff(self.start)
+        one = counts[wc] == 1
+        self.pure[cell_of[wc[one]]] = wg[one]
+
+    def locate(self, geoms: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        out = np.full(lon.shape, -1, dtype=np.int64)
+        ix = np.floor((lon - self.x0) / self.dx)
+        iy = np.floor((lat - self.y0) / self.dy)
+        inside = (ix >= 0) & (ix < self.n) & (iy >= 0) & (iy < self.n)
+        pts = np.flatnonzero(inside)
+        cell = (iy[pts] * self.n + ix[pts]).astype(np.int64)
+        pure = self.pure[cell]
+        out[pts] = pure
+        mixed = pts[pure < 0]
+        mcell = cell[pure < 0]
+        counts = self.start[mcell + 1] - self.start[mcell]
+        has = counts > 0
+        mixed, mcell, counts = mixed[has], mcell[has], counts[has]
+        if not mixed.size:
+            return out
+        # expand to (point, candidate) pairs and test them all at once
+        p = np.repeat(mixed, counts)
+        offs = np.arange(p.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        g = self.cand[np.repeat(self.start[mcell], counts) + offs]
+        hit = shapely.intersects_xy(geoms[g], lon[p], lat[p])
+        p, g = p[hit], g[hit]
+        # the first hit per point wins: candidates are in grid order, so a point on a shared border gets
+        # the lower-numbered grid, deterministically (p is sorted because mixed is)
+        first = np.ones(p.shape, dtype=bool)
+        first[1:] = p[1:] != p[:-1]
+        out[p[first]] = g[first]
+        return out
