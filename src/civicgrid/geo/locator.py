@@ -54,6 +54,13 @@ class Locator:
             shapely.prepare(g)
         self._lattice: _Lattice | None = None
 
+    def warm(self) -> Locator:
+        """Build every index now (the lattice and the snap zone), not on the first query."""
+        self._grid_index()
+        if self.snap_m > 0 and len(self.grids):
+            self._zone()
+        return self
+
     def _grid_index(self) -> _Lattice:
         if self._lattice is None:
             self._lattice = _Lattice(self._geoms, self.tree)

@@ -570,7 +570,7 @@ def build_locator(session: Session, *, on: date | None = None, snap_m: float | N
                     ancestors=tuple(names[int(x)] for x in g.path.strip("/").split("/")[:-1] if int(x) in names))
             for g in grids]
     geoms = shapely.from_wkb([g.geom_wkb for g in grids])
-    return Locator(refs, list(geoms), snap_m=get_settings().locate_snap_m if snap_m is None else snap_m)
+    return Locator(refs, list(geoms), snap_m=get_settings().locate_snap_m if snap_m is None else snap_m).warm()
 
 
 def get_locator(session: Session) -> Locator:
