@@ -38,6 +38,8 @@ def create_app(sessionmaker=None) -> FastAPI:
     app = FastAPI(title="civicgrid 智网", version=__version__, description=API_DESCRIPTION,
                   openapi_tags=[{"name": "geo", "description": "区域、边界与定位 Regions, boundaries, locator"},
                                 {"name": "access", "description": "用户、角色、部门 Users, roles, departments"},
+                                {"name": "cases", "description": "事件闭环 Cases and the closed loop"},
+                                {"name": "matters", "description": "事项清单 Matter catalogue"},
                                 {"name": "system", "description": "运行状态 Health"}])
     app.state.sessionmaker = sessionmaker
     static = Path(__file__).parent / "web" / "static"
@@ -48,7 +50,12 @@ def create_app(sessionmaker=None) -> FastAPI:
     from civicgrid.geo import api as geo_api
     from civicgrid.geo import pages as geo_pages
 
+    from civicgrid.cases import api as cases_api
+    from civicgrid.matters import api as matters_api
+
     app.include_router(geo_api.router)
+    app.include_router(cases_api.router)
+    app.include_router(matters_api.router)
     app.include_router(access_api.router)
     app.include_router(access_pages.router)
     app.include_router(geo_pages.router)

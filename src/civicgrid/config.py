@@ -33,6 +33,13 @@ class Settings(BaseSettings):
         default=50.0, description="A point this close to a grid (outside every grid) is given that grid"
     )
     cookie_secure: bool = False
+    work_periods: str = Field(default="08:30-12:00,14:00-17:30",
+                              description="Working periods of a working day (local time) for working-hour deadlines")
+    warn_share: float = Field(default=0.8, description="Share of a step's time after which its light turns yellow")
+    merge_distance_m: float = Field(default=200.0, description="Duplicates to merge lie within this distance")
+    merge_window_hours: float = Field(default=72.0, description="... and were reported within these hours")
+    storage_dir: str = Field(default="var/files", description="Where photos are stored (local storage)")
+    upload_max_mb: float = Field(default=10.0, description="Largest photo accepted")
 
     @property
     def is_sqlite(self) -> bool:

@@ -35,22 +35,22 @@ GRIDS_TARGET = 2958
 WORKERS_TARGET = 9756
 DEMO_PASSWORD = "civic2026"
 
-# (kind, Chinese short name, city-level department, town-level department pattern)
+# (kind, city-level department, town-level department pattern); kinds and their short names: access.models
 DEPARTMENTS = [
-    ("public_security", "公安", "东莞市公安局", "{town}派出所"),
-    ("fire", "消防", "东莞市消防救援支队", "{town}消防救援站"),
-    ("housing", "住建", "东莞市住房和城乡建设局", "{town}规划建设办"),
-    ("urban_management", "城管执法", "东莞市城市管理和综合执法局", "{town}综合行政执法办"),
-    ("market_regulation", "市场监管", "东莞市市场监督管理局", "{town}市场监督管理分局"),
-    ("emergency", "应急管理", "东莞市应急管理局", "{town}应急管理分局"),
-    ("environment", "生态环境", "东莞市生态环境局", "{town}生态环境分局"),
-    ("transport", "交通运输", "东莞市交通运输局", "{town}交通运输管理办"),
-    ("water", "水务", "东莞市水务局", "{town}水务工程管理所"),
-    ("health", "卫健", "东莞市卫生健康局", "{town}卫生健康局"),
-    ("human_resources", "人社", "东莞市人力资源和社会保障局", "{town}人力资源和社会保障分局"),
-    ("civil_affairs", "民政", "东莞市民政局", "{town}社会事务局"),
-    ("justice", "司法", "东莞市司法局", "{town}司法所"),
-    ("education", "教育", "东莞市教育局", "{town}教育管理中心"),
+    ("public_security", "东莞市公安局", "{town}派出所"),
+    ("fire", "东莞市消防救援支队", "{town}消防救援站"),
+    ("housing", "东莞市住房和城乡建设局", "{town}规划建设办"),
+    ("urban_management", "东莞市城市管理和综合执法局", "{town}综合行政执法办"),
+    ("market_regulation", "东莞市市场监督管理局", "{town}市场监督管理分局"),
+    ("emergency", "东莞市应急管理局", "{town}应急管理分局"),
+    ("environment", "东莞市生态环境局", "{town}生态环境分局"),
+    ("transport", "东莞市交通运输局", "{town}交通运输管理办"),
+    ("water", "东莞市水务局", "{town}水务工程管理所"),
+    ("health", "东莞市卫生健康局", "{town}卫生健康局"),
+    ("human_resources", "东莞市人力资源和社会保障局", "{town}人力资源和社会保障分局"),
+    ("civil_affairs", "东莞市民政局", "{town}社会事务局"),
+    ("justice", "东莞市司法局", "{town}司法所"),
+    ("education", "东莞市教育局", "{town}教育管理中心"),
 ]
 
 SURNAMES = ("陈李黄张梁刘林王何叶罗钟吴郑谢曾邓杨周朱蔡许赖卢苏冯莫袁黎郭方余"
@@ -69,6 +69,7 @@ class DemoSummary:
     workers: int = 0
     departments: int = 0
     centres: int = 0
+    categories: int = 0
     seconds: float = 0.0
     accounts: list[tuple[str, str, str]] = field(default_factory=list)  # username, role label, scope
     api_key: str | None = None
@@ -196,11 +197,11 @@ def build_demo(session: Session, *, towns_limit: int | None = None, seed: int = 
 
     # 4. organisation: departments, command centres, grid workers, demo accounts
     say("部门、指挥中心与人员", 3, 4)
-    for kind, _short, city_name, _pattern in DEPARTMENTS:
+    for kind, city_name, _pattern in DEPARTMENTS:
         access.create_department(session, actor, code=f"{CITY_CODE}-{kind}", name=city_name, kind=kind,
                                  region_code=CITY_CODE)
     for code, name, _g in towns:
-        for kind, _short, _city_name, pattern in DEPARTMENTS:
+        for kind, _city_name, pattern in DEPARTMENTS:
             access.create_department(session, actor, code=f"{code}-{kind}", name=pattern.format(town=name),
                                      kind=kind, region_code=code, parent_code=f"{CITY_CODE}-{kind}")
     summary.departments = len(DEPARTMENTS) * (1 + len(towns))
@@ -210,6 +211,10 @@ def build_demo(session: Session, *, towns_limit: int | None = None, seed: int = 
     for it in v_items:
         access.create_command_centre(session, actor, region_code=it.code, name=f"{short_village(it.name)}工作站")
     summary.centres = 1 + len(towns) + len(v_items)
+    from civicgrid.matters.sample import sample_catalogue
+    from civicgrid.matters.service import import_catalogue
+
+    summary.categories = import_catalogue(session, actor, sample_catalogue())["created"]
 
     rng = random.Random(seed)
     per_grid = apportion([1.0] * len(g_items), workers_target)

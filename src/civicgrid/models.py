@@ -1,7 +1,9 @@
 """Import every domain's models so that metadata (Alembic, tests) sees all tables."""
 
 from civicgrid.access import models as access_models  # noqa: F401
+from civicgrid.cases import models as case_models  # noqa: F401
 from civicgrid.db import Base
 from civicgrid.geo import models as geo_models  # noqa: F401
+from civicgrid.matters import models as matter_models  # noqa: F401
 
 metadata = Base.metadata

@@ -12,6 +12,25 @@ from civicgrid.clock import now
 from civicgrid.db import Base, UTCDateTime
 
 
+# the kinds of functional departments and their short Chinese names (a city may add more)
+DEPARTMENT_KINDS: dict[str, str] = {
+    "public_security": "公安",
+    "fire": "消防",
+    "housing": "住建",
+    "urban_management": "城管执法",
+    "market_regulation": "市场监管",
+    "emergency": "应急管理",
+    "environment": "生态环境",
+    "transport": "交通运输",
+    "water": "水务",
+    "health": "卫健",
+    "human_resources": "人社",
+    "civil_affairs": "民政",
+    "justice": "司法",
+    "education": "教育",
+}
+
+
 class Department(Base):
     """A functional department (职能部门) at city or town level, answerable for matters in its remit."""
 

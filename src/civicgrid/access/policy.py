@@ -67,23 +67,33 @@ class Action(StrEnum):
     USER_MANAGE = "user.manage"
     AUDIT_VIEW = "audit.view"
     APIKEY_MANAGE = "apikey.manage"
+    MATTER_VIEW = "matter.view"
+    MATTER_MANAGE = "matter.manage"
+    CASE_REPORT = "case.report"
+    CASE_VIEW = "case.view"
+    CALENDAR_MANAGE = "calendar.manage"
 
 
 _STAFF_READ = {Action.REGION_VIEW, Action.REGION_EXPORT, Action.LOCATE, Action.DEPARTMENT_VIEW,
-               Action.CENTRE_VIEW}
+               Action.CENTRE_VIEW, Action.MATTER_VIEW}
+
+_CASE_WORK = {Action.CASE_REPORT, Action.CASE_VIEW}
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
-    Role.CITY_DISPATCHER: frozenset(_STAFF_READ | {Action.USER_VIEW}),
-    Role.TOWN_DISPATCHER: frozenset(_STAFF_READ | {Action.USER_VIEW}),
-    Role.VILLAGE_OPERATOR: frozenset(_STAFF_READ | {Action.USER_VIEW}),
-    Role.GRID_WORKER: frozenset({Action.REGION_VIEW, Action.LOCATE, Action.DEPARTMENT_VIEW}),
-    Role.DEPARTMENT_HANDLER: frozenset({Action.REGION_VIEW, Action.LOCATE, Action.DEPARTMENT_VIEW}),
-    Role.MEDIATOR: frozenset({Action.REGION_VIEW, Action.LOCATE, Action.DEPARTMENT_VIEW}),
-    Role.LEADER: frozenset(_STAFF_READ | {Action.USER_VIEW}),
-    Role.CITIZEN: frozenset({Action.LOCATE}),
+    Role.CITY_DISPATCHER: frozenset(_STAFF_READ | _CASE_WORK | {Action.USER_VIEW}),
+    Role.TOWN_DISPATCHER: frozenset(_STAFF_READ | _CASE_WORK | {Action.USER_VIEW}),
+    Role.VILLAGE_OPERATOR: frozenset(_STAFF_READ | _CASE_WORK | {Action.USER_VIEW}),
+    Role.GRID_WORKER: frozenset({Action.REGION_VIEW, Action.LOCATE, Action.DEPARTMENT_VIEW, Action.MATTER_VIEW}
+                                | _CASE_WORK),
+    Role.DEPARTMENT_HANDLER: frozenset({Action.REGION_VIEW, Action.LOCATE, Action.DEPARTMENT_VIEW,
+                                        Action.MATTER_VIEW} | _CASE_WORK),
+    Role.MEDIATOR: frozenset({Action.REGION_VIEW, Action.LOCATE, Action.DEPARTMENT_VIEW, Action.MATTER_VIEW,
+                              Action.CASE_VIEW}),
+    Role.LEADER: frozenset(_STAFF_READ | {Action.USER_VIEW, Action.CASE_VIEW}),
+    Role.CITIZEN: frozenset({Action.LOCATE, Action.MATTER_VIEW} | _CASE_WORK),
     Role.INTEGRATION: frozenset({Action.REGION_VIEW, Action.REGION_EXPORT, Action.LOCATE,
-                                 Action.DEPARTMENT_VIEW}),
+                                 Action.DEPARTMENT_VIEW, Action.MATTER_VIEW} | _CASE_WORK),
 }
 
 ACTION_LABELS: dict[Action, str] = {
@@ -98,6 +108,11 @@ ACTION_LABELS: dict[Action, str] = {
     Action.USER_MANAGE: "管理用户与角色",
     Action.AUDIT_VIEW: "查看审计日志",
     Action.APIKEY_MANAGE: "管理接口密钥",
+    Action.MATTER_VIEW: "查看事项清单",
+    Action.MATTER_MANAGE: "维护事项清单",
+    Action.CASE_REPORT: "上报事件",
+    Action.CASE_VIEW: "查看事件",
+    Action.CALENDAR_MANAGE: "维护节假日安排",
 }
 
 
@@ -173,3 +188,48 @@ def require(actor: Actor, action: Action, obj: Any = None) -> None:
         )
     if obj is not None and not in_scope(actor, obj, action):
         raise NotFound(type(obj).__name__.lower())
+
+
+# ---------------------------------------------------------------------------------------------
+# cases: the parties an actor is to a case (the workflow's "who" is a set of these)
+
+LEVEL_ROLE = {"village": Role.VILLAGE_OPERATOR, "town": Role.TOWN_DISPATCHER, "city": Role.CITY_DISPATCHER}
+ROLE_LEVEL = {v: k for k, v in LEVEL_ROLE.items()}
+_LEVEL_RANK = {"village": 0, "town": 1, "city": 2}
+
+
+def case_parties(actor: Actor, case: Any) -> set[str]:
+    """Relations of the actor to the case: holder, department, grid, supervisor, reporter, staff.
+
+    `case` needs: region_path (its grid's path), level and holder_path (the command centre holding it),
+    department_id, grid_id, reporter_id."""
+    out: set[str] = set()
+    if case.reporter_id is not None and case.reporter_id == actor.user_id:
+        out.add("reporter")
+    for g in actor.grants:
+        covers = bool(g.region_path) and case.region_path.startswith(g.region_path)
+        if g.role == LEVEL_ROLE.get(case.level) and g.region_path == case.holder_path:
+            out.add("holder")
+        if g.role in ROLE_LEVEL and covers and _LEVEL_RANK[ROLE_LEVEL[g.role]] > _LEVEL_RANK[case.level]:
+            out.add("supervisor")
+        if g.role == Role.DEPARTMENT_HANDLER and case.department_id is not None \
+                and g.department_id == case.department_id:
+            out.update({"department", "staff"})
+        if g.role == Role.GRID_WORKER and case.grid_id in actor.grid_ids:
+            out.update({"grid", "staff"})
+        if covers and g.role in (Role.INTEGRATION, Role.LEADER):  # read-only
+            out.add("viewer")
+        elif covers and g.role not in (Role.CITIZEN, Role.DEPARTMENT_HANDLER) \
+                and Action.CASE_VIEW in PERMISSIONS[g.role]:
+            out.add("staff")
+    return out
+
+
+def require_case_view(actor: Actor, case: Any) -> set[str]:
+    """The actor's parties to a case it may see; a case it may not see is NotFound (404)."""
+    if not can(actor, Action.CASE_VIEW):
+        raise NotFound("case", "事件不存在或无权查看")
+    parties = case_parties(actor, case)
+    if not parties:
+        raise NotFound("case", "事件不存在或无权查看")
+    return parties

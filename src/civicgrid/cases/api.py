@@ -1,0 +1,94 @@
+"""JSON routes of cases: report, act, read, queues, photos, inbox. Parse, call one service function, return."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, File, Header, Query, Response, UploadFile
+from sqlalchemy.orm import Session
+
+from civicgrid.access.policy import Actor
+from civicgrid.cases import service
+from civicgrid.cases.schemas import ActionIn, CaseList, ReportIn
+from civicgrid.web.deps import current_actor, get_db
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+DB = Depends(get_db, scope="function")
+ACTOR = Depends(current_actor)
+
+
+@router.post("/cases", status_code=201, summary="上报事件 Report a case",
+             description="定位网格、按事项分类归档并交给相应指挥中心。相同的 Idempotency-Key(或 12345 工单号)"
+                         "重试返回同一事件(200);同一键但内容不同返回 409。")
+def report(body: ReportIn, response: Response, idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+           db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
+    case, created = service.report_case(db, actor, body.model_dump(exclude_none=True),
+                                        idempotency_key=idempotency_key, client="api")
+    if not created:
+        response.status_code = 200
+    return service.case_detail(db, actor, case.number)
+
+
+@router.get("/cases", response_model=CaseList, summary="事件列表与队列 Cases (queues, filters)")
+def list_cases(queue: str = Query("all", description="队列: " + "、".join(f"{k}={v}" for k, v in service.QUEUES.items())),
+               state: str | None = None, category: str | None = Query(None, description="分类编码前缀"),
+               source: str | None = None, region: str | None = Query(None, description="区域代码(含下级)"),
+               light: str | None = Query(None, description="green / yellow / red"),
+               q: str | None = Query(None, description="标题、编号、地址关键词"),
+               date_from: datetime | None = None, date_to: datetime | None = None,
+               limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+               db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
+    return service.list_cases(db, actor, queue=queue, state=state, category=category, source=source, region=region,
+                              light=light, text=q, date_from=date_from, date_to=date_to, limit=limit, offset=offset)
+
+
+@router.get("/cases/queues", summary="各队列件数 Queue counts")
+def queue_counts(db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
+    counts = service.queue_counts(db, actor)
+    return {"counts": counts, "labels": {k: v for k, v in service.QUEUES.items() if k in counts}}
+
+
+@router.get("/cases/{number}", summary="事件详情(含时间线与可执行操作) Case detail")
+def detail(number: str, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
+    return service.case_detail(db, actor, number)
+
+
+@router.post("/cases/{number}/actions/{action}", summary="执行操作 Apply an action",
+             description="只有当前用户此刻可执行的操作会成功;否则 403(角色不符)或 409(状态不符、版本过期),"
+                         "并返回 allowed 列表。")
+def act(number: str, action: str, body: ActionIn = Body(default_factory=ActionIn), db: Session = DB,
+        actor: Actor = ACTOR) -> dict[str, Any]:
+    service.act(db, actor, number, action, body.payload(), expected_version=body.version, client="api")
+    return service.case_detail(db, actor, number)
+
+
+@router.post("/cases/{number}/photos", status_code=201, summary="上传照片 Upload a photo",
+             description="JPG/PNG/WebP,按内容识别类型;去除除方向和位置以外的 EXIF;生成缩略图。")
+async def upload_photo(number: str, file: UploadFile = File(...), db: Session = DB,
+                       actor: Actor = ACTOR) -> dict[str, Any]:
+    from civicgrid.config import get_settings
+
+    limit = int(get_settings().upload_max_mb * 1024 * 1024)
+    data = await file.read(limit + 1)
+    att = service.add_photo(db, actor, number, data, file.filename or "")
+    return {"id": att.id, "mime": att.mime, "width": att.width, "height": att.height,
+            "url": f"/api/v1/photos/{att.id}", "thumb_url": f"/api/v1/photos/{att.id}?thumb=1"}
+
+
+@router.get("/photos/{attachment_id}", summary="照片 Photo", response_class=Response)
+def photo(attachment_id: int, thumb: bool = False, db: Session = DB, actor: Actor = ACTOR) -> Response:
+    data, mime = service.get_photo(db, actor, attachment_id, thumb=thumb)
+    return Response(data, media_type=mime, headers={"Cache-Control": "private, max-age=86400"})
+
+
+@router.get("/inbox", summary="消息 Inbox")
+def inbox(unread: bool = False, limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0),
+          db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
+    return service.inbox(db, actor, unread_only=unread, limit=limit, offset=offset)
+
+
+@router.post("/inbox/read", summary="标为已读 Mark read")
+def inbox_read(ids: list[int] | None = Body(None, embed=True), db: Session = DB,
+               actor: Actor = ACTOR) -> dict[str, int]:
+    return {"marked": service.mark_read(db, actor, ids)}

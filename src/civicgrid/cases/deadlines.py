@@ -1,0 +1,91 @@
+"""Deadlines of a case's current step and its light, on the working calendar or in natural hours."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from civicgrid.cases.calendar import WorkCalendar, YearOverride, parse_holiday_notice
+from civicgrid.cases.models import Case, HolidayNotice
+from civicgrid.cases.workflow import STEP_OF_STATE
+from civicgrid.config import get_settings
+
+_lock = threading.Lock()
+_cached: tuple[Any, WorkCalendar] | None = None
+
+
+def _periods(spec: str) -> list[tuple[time, time]]:
+    out = []
+    for part in spec.split(","):
+        a, b = part.strip().split("-")
+        out.append((time.fromisoformat(a), time.fromisoformat(b)))
+    return out
+
+
+def calendar(session: Session) -> WorkCalendar:
+    """The working calendar: the library's official years, plus notices an administrator loaded."""
+    global _cached
+    rows = session.execute(select(HolidayNotice.year, HolidayNotice.loaded_at, HolidayNotice.text)).all()
+    key = (get_settings().work_periods, tuple((y, str(at)) for y, at, _ in sorted(rows)))
+    with _lock:
+        if _cached is None or _cached[0] != key:
+            overrides: dict[int, YearOverride] = {y: parse_holiday_notice(text, y) for y, _, text in rows}
+            _cached = (key, WorkCalendar(periods=_periods(get_settings().work_periods), overrides=overrides))
+        return _cached[1]
+
+
+def step_hours(case: Case, step: str) -> float:
+    limits = case.rules.get("time_limits", {})
+    per = limits.get(case.urgency) or limits.get("normal") or {}
+    return float(per.get(step, 0) or 0)
+
+
+def start_step(case: Case, cal: WorkCalendar, at: datetime, *, step: str | None = None) -> None:
+    """Start the time limit of the step the case's state implies (or `step`) at `at`."""
+    step = step if step is not None else STEP_OF_STATE.get(case.state)
+    case.step = step
+    case.overdue = False
+    case.warned = False
+    if step is None:
+        case.step_started_at = case.due_at = case.warn_at = None
+        return
+    hours = step_hours(case, step)
+    mode = case.rules.get("hours_mode", "working")
+    case.step_started_at = at
+    case.due_at = cal.due(at, hours, mode)
+    case.warn_at = cal.due(at, hours * get_settings().warn_share, mode)
+    if step == "handle":
+        case.handle_due_at = case.due_at
+
+
+def extend(case: Case, cal: WorkCalendar, hours: float) -> None:
+    """Push the running step's deadline (and the handling deadline) back by `hours` of its kind."""
+    if case.due_at is None:
+        return
+    mode = case.rules.get("hours_mode", "working")
+    case.due_at = cal.due(case.due_at, hours, mode)
+    if case.step_started_at is not None:
+        total = cal.elapsed(case.step_started_at, case.due_at, mode)
+        case.warn_at = cal.due(case.step_started_at, total * get_settings().warn_share, mode)
+    if case.step == "handle":
+        case.handle_due_at = case.due_at
+    case.overdue = False
+    case.warned = False
+
+
+def light(case: Case, now: datetime) -> str | None:
+    """green / yellow / red for a running step; None when no deadline runs."""
+    if case.closed or case.due_at is None:
+        return None
+    if now >= case.due_at:
+        return "red"
+    if case.warn_at is not None and now >= case.warn_at:
+        return "yellow"
+    return "green"
+
+
+LIGHT_LABELS = {"green": "正常", "yellow": "预警", "red": "超期"}

@@ -1,0 +1,1 @@
+"""The matter catalogue (事项清单): categories of cases with their standards, lead departments and time limits."""
