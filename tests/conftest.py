@@ -35,6 +35,8 @@ def _test_url() -> str:
 def db_url() -> str:
     url = _test_url()
     os.environ["CIVICGRID_DATABASE_URL"] = url
+    os.environ["CIVICGRID_STORAGE_DIR"] = tempfile.mkdtemp(prefix="civicgrid-files-")
+    os.environ["CIVICGRID_SWEEP_INTERVAL_S"] = "0"  # tests run the sweep themselves
     from civicgrid.config import get_settings
     from civicgrid.db import get_engine, get_sessionmaker
 

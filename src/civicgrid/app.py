@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 import logging
 import time
 from pathlib import Path
@@ -15,6 +17,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civicgrid import __version__
+from civicgrid.config import get_settings
 from civicgrid.errors import DomainError, Unauthenticated
 from civicgrid.logs import configure_logging
 from civicgrid.web.deps import render, wants_html
@@ -35,7 +38,18 @@ outside your scope is 404, an action your roles do not carry is 403.
 def create_app(sessionmaker=None) -> FastAPI:
     """Build the application; tests pass their own sessionmaker."""
     configure_logging()
-    app = FastAPI(title="civicgrid 智网", version=__version__, description=API_DESCRIPTION,
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from civicgrid.cases.jobs import Scheduler
+        from civicgrid.db import get_sessionmaker
+
+        scheduler = Scheduler(sessionmaker or get_sessionmaker(), get_settings().sweep_interval_s)
+        scheduler.start()
+        yield
+        scheduler.stop()
+
+    app = FastAPI(title="civicgrid 智网", version=__version__, description=API_DESCRIPTION, lifespan=lifespan,
                   openapi_tags=[{"name": "geo", "description": "区域、边界与定位 Regions, boundaries, locator"},
                                 {"name": "access", "description": "用户、角色、部门 Users, roles, departments"},
                                 {"name": "cases", "description": "事件闭环 Cases and the closed loop"},

@@ -245,6 +245,20 @@ def users_grant(username: str, role: str, region: Optional[str] = typer.Option(N
     out.print(f"已授予 {username} 角色 {role}")
 
 
+@app.command()
+@friendly
+def sweep() -> None:
+    """Run the deadline sweep once: warn due-soon cases, mark overdue ones, escalate where the catalogue says."""
+    from civicgrid.cases.jobs import sweep as run_sweep
+    from civicgrid.db import unit_of_work
+
+    _migrate()
+    with unit_of_work() as session:
+        counts = run_sweep(session)
+    out.print(f"即将超期 {counts['due_soon']} 件,新超期 {counts['overdue']} 件,自动上报 {counts['escalated']} 件"
+              f"(冲突跳过 {counts['skipped']} 件)")
+
+
 @app.command("apikey")
 @friendly
 def apikey(username: str, name: str = typer.Option("integration", help="What the key is for")) -> None:

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     merge_distance_m: float = Field(default=200.0, description="Duplicates to merge lie within this distance")
     merge_window_hours: float = Field(default=72.0, description="... and were reported within these hours")
     storage_dir: str = Field(default="var/files", description="Where photos are stored (local storage)")
+    sweep_interval_s: float = Field(default=300.0, description="Deadline sweep period in the server; 0 turns it off")
     upload_max_mb: float = Field(default=10.0, description="Largest photo accepted")
 
     @property

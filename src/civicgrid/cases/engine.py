@@ -169,7 +169,8 @@ NOTIFY_TEXT = {
 }
 
 
-def _notify(session: Session, case: Case, audience: str, kind: str, exclude: int | None = None) -> None:
+def notify(session: Session, case: Case, audience: str, kind: str, exclude: int | None = None) -> None:
+    """Put a message in the inbox of everyone in the audience (holder, department, grid, reporter)."""
     for uid in dict.fromkeys(users_to_notify(session, case, audience)):
         if uid == exclude:
             continue
@@ -459,7 +460,7 @@ def apply(session: Session, actor: Actor, case: Case, action: str, payload: dict
                    {**eff.data, **({"photos": payload["photos"]} if payload.get("photos") else {})},
                    payload.get("lon"), payload.get("lat"), client, _role_label(actor, parties))
     for audience, kind in eff.notify:
-        _notify(session, case, audience, kind, exclude=actor.user_id)
+        notify(session, case, audience, kind, exclude=actor.user_id)
     try:
         session.flush()
     except StaleDataError:
@@ -506,7 +507,7 @@ def open_case(session: Session, actor: Actor, case: Case, *, note: str, data: di
     session.flush()
     entry = _entry(session, actor, case, "report", None, "reported", note, data, lon, lat, client,
                    _role_label(actor, case_parties(actor, case)) if actor.user_id else "系统")
-    _notify(session, case, "holder", "new_task", exclude=actor.user_id)
+    notify(session, case, "holder", "new_task", exclude=actor.user_id)
     events.publish(session, {"type": "case.report", "case": case.number, "state": "reported", "level": case.level,
                              "holder_region_id": case.holder_region_id})
     return entry
@@ -520,6 +521,16 @@ def replay(entries: list[TimelineEntry]) -> str | None:
             raise ValueError(f"timeline broken at seq {e.seq}: {e.from_state} after {state}")
         state = e.to_state
     return state
+
+
+def auto_escalate(session: Session, case: Case) -> TimelineEntry:
+    """Move an overdue case up one command level on the catalogue's say (written as a system entry)."""
+    up = {"village": "town", "town": "city"}[case.level]
+    frm = case.level
+    _set_holder(case, _holder_region_at(session, case, up), up)
+    entry = _system_entry(session, case, "auto_escalate", case.state, {"level_from": frm, "level_to": up})
+    notify(session, case, "holder", "escalated")
+    return entry
 
 
 def overdue_sweep_entry(session: Session, case: Case, kind: str) -> TimelineEntry:
