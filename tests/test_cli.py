@@ -63,7 +63,7 @@ def cli_db(db_url: str, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def built(cli_db: str) -> str:
-    r = runner.invoke(app, ["demo", "--no-serve"])
+    r = runner.invoke(app, ["demo", "--no-serve", "--cases", "200"])
     assert r.exit_code == 0, r.output
     return r.output
 
@@ -79,6 +79,8 @@ def test_demo_builds_the_whole_city_and_prints_the_log_ins(built, cli_db):
                  "mediator", "leader", "citizen", "integration.12345"):
         assert user in out
     assert "civic2026" in out and "cg_" in out  # the password and the 12345 API key
+    m = re.search(r"已模拟 (\d+) 件事件", out)
+    assert m and int(m.group(1)) >= 200  # plus the repeats of some problems
     with _session(cli_db) as s:
         n = dict(s.execute(select(Region.level, func.count()).group_by(Region.level)).all())
         assert n == {"city": 1, "town": 33, "village": n["village"], "grid": 2958} and 590 <= n["village"] <= 620
@@ -99,7 +101,7 @@ def test_demo_builds_the_whole_city_and_prints_the_log_ins(built, cli_db):
 
 
 def test_second_start_reuses_the_city_and_reprints_accounts(built):
-    r = runner.invoke(app, ["demo", "--no-serve"])
+    r = runner.invoke(app, ["demo", "--no-serve", "--cases", "200"])
     assert r.exit_code == 0
     assert "演示城市已存在" in r.output and "town.dispatcher" in r.output and "东城街道" in r.output
 

@@ -29,6 +29,9 @@ out = Console()
 err = Console(stderr=True)
 
 
+DEFAULT_DEMO_CASES = 6000
+
+
 def _error_line(code: str, text: str) -> None:
     """One unwrapped line on stderr: 错误 [machine_code] Chinese message (English detail)."""
     err.print(f"[red]错误[/red] {escape(f'[{code}] {text}')}", highlight=False, soft_wrap=True)
@@ -93,7 +96,9 @@ def demo(towns: Optional[int] = typer.Option(None, help="Only the first N towns 
          reset: bool = typer.Option(False, help="Delete the existing database first"),
          serve: bool = typer.Option(True, help="Serve the app once the city is built"),
          host: Optional[str] = typer.Option(None), port: Optional[int] = typer.Option(None),
-         seed: int = typer.Option(2026, help="Random seed of the partition and the names")) -> None:
+         seed: int = typer.Option(2026, help="Random seed of the partition and the names"),
+         cases: int = typer.Option(DEFAULT_DEMO_CASES, help="Cases of history to simulate over the last year "
+                                   "(Dongguan's full year is about 70000: --cases 70000)")) -> None:
     """Build the Dongguan demo city (33 towns, ~600 villages, 2,958 grids, 9,756 grid workers) and serve it."""
     from civicgrid import demo as demo_mod
     from civicgrid.db import unit_of_work
@@ -118,9 +123,23 @@ def demo(towns: Optional[int] = typer.Option(None, help="Only the first N towns 
 
             with unit_of_work() as session:
                 summary = demo_mod.build_demo(session, towns_limit=towns, seed=seed, progress=step)
+            if cases > 0:
+                import time as _time
+
+                from civicgrid.demo_history import build_history
+
+                hist = bar.add_task("模拟一年事件 (案件)", total=cases)
+                t0 = _time.perf_counter()
+                with unit_of_work() as session:
+                    result = build_history(session, cases, seed=seed,
+                                           progress=lambda done, total: bar.update(hist, completed=done))
+                summary.cases = result["cases"]
+                summary.case_seconds = _time.perf_counter() - t0
         out.print(f"已构建:{summary.towns} 个镇街、{summary.villages} 个村(社区)、{summary.grids} 个网格、"
                   f"{summary.workers} 名网格员、{summary.departments} 个部门、{summary.centres} 个指挥中心/工作站,"
                   f"用时 {summary.seconds:.1f} 秒")
+        if summary.cases:
+            out.print(f"已模拟 {summary.cases} 件事件的全流程(近一年),用时 {summary.case_seconds:.0f} 秒")
     _print_accounts(summary.accounts if summary else accounts, summary.api_key if summary else None)
     if serve:
         _serve(host or s.host, port or s.port)

@@ -70,6 +70,9 @@ class DemoSummary:
     departments: int = 0
     centres: int = 0
     categories: int = 0
+    staff: int = 0
+    cases: int = 0
+    case_seconds: float = 0.0
     seconds: float = 0.0
     accounts: list[tuple[str, str, str]] = field(default_factory=list)  # username, role label, scope
     api_key: str | None = None
@@ -258,6 +261,9 @@ def build_demo(session: Session, *, towns_limit: int | None = None, seed: int = 
     account("citizen", "市民张先生", Role.CITIZEN, scope="本人")
     account("integration.12345", "12345 热线对接", Role.INTEGRATION, CITY_CODE, scope=CITY_NAME)
     summary.api_key = access.create_api_key(session, actor, "integration.12345", "12345 热线对接(演示)")
+    from civicgrid.demo_history import create_demo_staff
+
+    summary.staff = create_demo_staff(session, actor)
     say("完成", 4, 4)
     summary.seconds = time.perf_counter() - t0
     return summary

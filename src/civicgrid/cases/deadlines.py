@@ -29,12 +29,16 @@ def _periods(spec: str) -> list[tuple[time, time]]:
 def calendar(session: Session) -> WorkCalendar:
     """The working calendar: the library's official years, plus notices an administrator loaded."""
     global _cached
+    here = session.info.get("cg_calendar")
+    if here is not None:  # one lookup per transaction
+        return here
     rows = session.execute(select(HolidayNotice.year, HolidayNotice.loaded_at, HolidayNotice.text)).all()
     key = (get_settings().work_periods, tuple((y, str(at)) for y, at, _ in sorted(rows)))
     with _lock:
         if _cached is None or _cached[0] != key:
             overrides: dict[int, YearOverride] = {y: parse_holiday_notice(text, y) for y, _, text in rows}
             _cached = (key, WorkCalendar(periods=_periods(get_settings().work_periods), overrides=overrides))
+        session.info["cg_calendar"] = _cached[1]
         return _cached[1]
 
 

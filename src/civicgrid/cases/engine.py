@@ -148,6 +148,16 @@ def _holder_region_at(session: Session, case: Case, level: str) -> Region:
 
 def users_to_notify(session: Session, case: Case, audience: str) -> list[int]:
     """User ids for an audience: holder (the centre's dispatchers), department, grid, reporter."""
+    if audience == "reporter":
+        return [case.reporter_id] if case.reporter_id else []
+    key = (audience, case.level, case.holder_region_id, case.department_id, case.grid_id)
+    cache = session.info.setdefault("cg_audiences", {})  # people do not change within one transaction
+    if key not in cache:
+        cache[key] = _users_to_notify(session, case, audience)
+    return cache[key]
+
+
+def _users_to_notify(session: Session, case: Case, audience: str) -> list[int]:
     if audience == "holder":
         role = LEVEL_ROLE[case.level]
         return list(session.scalars(select(RoleAssignment.user_id).where(
@@ -417,6 +427,12 @@ def _separation(code: str, zh: str, en: str) -> Forbidden:
 def apply(session: Session, actor: Actor, case: Case, action: str, payload: dict[str, Any] | None = None, *,
           expected_version: int | None = None, client: str = "api") -> TimelineEntry:
     """Apply one action to a case as `actor`; returns the timeline entry written."""
+    with session.no_autoflush:  # one flush at the end: the case, its entry and its notifications together
+        return _apply(session, actor, case, action, payload, expected_version, client)
+
+
+def _apply(session: Session, actor: Actor, case: Case, action: str, payload: dict[str, Any] | None,
+           expected_version: int | None, client: str) -> TimelineEntry:
     payload = dict(payload or {})
     parties = require_case_view(actor, case)
     spec = WORKFLOWS[case.kind].actions.get(action)
@@ -474,7 +490,11 @@ def apply(session: Session, actor: Actor, case: Case, action: str, payload: dict
 
 def _entry(session: Session, actor: Actor | None, case: Case, action: str, frm: str | None, to: str, note: str,
            data: dict[str, Any], lon: Any, lat: Any, client: str, role: str) -> TimelineEntry:
-    seq = (session.scalar(select(func.max(TimelineEntry.seq)).where(TimelineEntry.case_id == case.id)) or 0) + 1
+    seqs = session.info.setdefault("cg_seq", {})  # the last entry number per case, read once per transaction
+    if case.id not in seqs:
+        seqs[case.id] = session.scalar(select(func.max(TimelineEntry.seq)).where(TimelineEntry.case_id == case.id)) or 0
+    seqs[case.id] += 1
+    seq = seqs[case.id]
     entry = TimelineEntry(case_id=case.id, seq=seq, at=clock.now(), actor_id=actor.user_id if actor else None,
                           actor_name=(actor.display_name if actor else "系统"), role=role, action=action,
                           from_state=frm, to_state=to, note=note, data=data,

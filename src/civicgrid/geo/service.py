@@ -547,7 +547,8 @@ def import_geojson(session: Session, actor: Actor, data: Any, *, replace: bool =
 @dataclass
 class _LocatorCache:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    key: tuple[str, int, date] | None = None
+    key: tuple[str, int] | None = None
+    window: tuple[date, date] = (date.min, date.min)  # the days for which the cached set of grids holds
     locator: Locator | None = None
 
 
@@ -573,16 +574,28 @@ def build_locator(session: Session, *, on: date | None = None, snap_m: float | N
     return Locator(refs, list(geoms), snap_m=get_settings().locate_snap_m if snap_m is None else snap_m).warm()
 
 
+def _validity_window(session: Session, day: date) -> tuple[date, date]:
+    """The longest span around `day` in which no region starts or ends (the current set stays the same)."""
+    points = {d for d in session.scalars(select(Region.valid_from).distinct())} | {
+        d for d in session.scalars(select(Region.valid_to).where(Region.valid_to.is_not(None)).distinct())}
+    lo = max((d for d in points if d <= day), default=date.min)
+    hi = min((d for d in points if d > day), default=date.max)
+    return lo, hi
+
+
 def get_locator(session: Session) -> Locator:
-    """The process's locator, rebuilt when the boundary version or the day changed."""
+    """The process's locator, rebuilt when boundaries change or today leaves the span its grids are valid for."""
     state = session.get(GeoState, 1)
     version = state.boundary_version if state else 0
     bind = session.get_bind()
-    key = (str(getattr(bind, "engine", bind).url), version, clock.today())
+    key = (str(getattr(bind, "engine", bind).url), version)
+    today = clock.today()
     with _cache.lock:
-        if _cache.key != key or _cache.locator is None:
+        lo, hi = _cache.window
+        if _cache.key != key or _cache.locator is None or not (lo <= today < hi):
             _cache.locator = build_locator(session)
             _cache.key = key
+            _cache.window = _validity_window(session, today)
         return _cache.locator
 
 
