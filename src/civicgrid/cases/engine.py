@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -486,6 +486,12 @@ def _apply(session: Session, actor: Actor, case: Case, action: str, payload: dic
                              "from": from_state, "level": case.level, "holder_region_id": case.holder_region_id,
                              "department_id": case.department_id})
     return entry
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_sequence_numbers(session: Session, _previous) -> None:
+    """Entries rolled back (a savepoint, a failed request) free their numbers: read them again."""
+    session.info.pop("cg_seq", None)
 
 
 def _entry(session: Session, actor: Actor | None, case: Case, action: str, frm: str | None, to: str, note: str,
