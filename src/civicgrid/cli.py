@@ -278,6 +278,41 @@ def sweep() -> None:
               f"(冲突跳过 {counts['skipped']} 件)")
 
 
+calendar_app = typer.Typer(help="Working calendar: official holidays and make-up working days", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
+
+
+@calendar_app.command("load")
+@friendly
+def calendar_load(year: int, file: Path = typer.Argument(..., help="CSV lines: date,type (休/班)"),
+                  source: str = typer.Option("", help="e.g. 国务院办公厅关于2027年部分节假日安排的通知")) -> None:
+    """Load a year's official holiday notice (replaces an earlier one for that year)."""
+    from civicgrid.access.service import SYSTEM
+    from civicgrid.cases.deadlines import load_holiday_notice
+    from civicgrid.db import unit_of_work
+
+    text = file.read_text(encoding="utf-8-sig")
+    _migrate()
+    with unit_of_work() as session:
+        r = load_holiday_notice(session, SYSTEM, year, text, source)
+    out.print(f"已导入 {year} 年节假日安排:休息日 {r['holidays']} 天,调休上班 {r['workdays']} 天")
+
+
+@calendar_app.command("status")
+@friendly
+def calendar_status() -> None:
+    """Which years the working calendar knows, and where from."""
+    from civicgrid import clock
+    from civicgrid.cases.deadlines import calendar_status as status
+    from civicgrid.db import unit_of_work
+
+    y = clock.today().year
+    labels = {"override": "已导入通知", "library": "内置(chinesecalendar)", "fallback": "未知:按周末计算"}
+    with unit_of_work() as session:
+        for row in status(session, [y - 1, y, y + 1]):
+            out.print(f"{row['year']}: {labels[row['source']]}" + (f"  ⚠ {row['warning']}" if row["warning"] else ""))
+
+
 @app.command("apikey")
 @friendly
 def apikey(username: str, name: str = typer.Option("integration", help="What the key is for")) -> None:

@@ -155,3 +155,42 @@ def test_catalogue_round_trips_through_xlsx_and_edits_do_not_touch_open_cases(cl
     as_user(client, "village.operator")
     detail = client.get(f"/api/v1/cases/{n}").json()
     assert detail["rules"]["revision"] == 1 and detail["rules"]["time_limits"]["normal"]["handle"] == 7.0
+
+
+def test_filtered_list_exports_as_xlsx_and_csv(client, db):
+    import openpyxl
+
+    lon, lat = inside(db)
+    as_user(client, "grid.worker")
+    n = client.post("/api/v1/cases", json={"title": "导出测试垃圾", "category": "E0102", "lon": lon, "lat": lat}).json()["number"]
+    as_user(client, "village.operator")
+    x = client.get("/api/v1/cases/export.xlsx", params={"queue": "to_accept"})
+    assert x.status_code == 200 and "attachment" in x.headers["content-disposition"]
+    ws = openpyxl.load_workbook(io.BytesIO(x.content)).active
+    rows = list(ws.iter_rows(min_row=3, values_only=True))
+    assert rows[0][0] == "事件编号" and any(r[0] == n and r[2] == "待受理" for r in rows[1:])
+    c = client.get("/api/v1/cases/export.csv", params={"q": "导出测试"})
+    text = c.content.decode("utf-8")
+    assert text.startswith("\ufeff事件编号") and n in text and text.count("\n") == 2
+    assert client.get("/api/v1/cases/export.pdf").status_code == 400
+
+
+def test_category_is_proposed_from_the_text_and_the_calendar_takes_a_notice(client, db):
+    as_user(client, "grid.worker")
+    top = client.get("/api/v1/matters/suggest", params={"text": "路边有一堆暴露垃圾"}).json()
+    assert top[0]["code"] == "E0102" and top[0]["path"] == ["事件", "市容环境", "暴露垃圾"]
+    lon, lat = inside(db)
+    r = client.post("/api/v1/cases", json={"title": "小区门口违章停车堵塞通道", "category": "", "lon": lon, "lat": lat})
+    assert r.status_code == 400 and r.json()["suggestions"][0]["code"] == "E0502"
+    # the working calendar: only an admin loads a year's notice; a bad line is named
+    notice = "date,type\n2027-01-01,休\n2027-02-06,班\n"
+    assert client.put("/api/v1/calendar/notices/2027", content=notice,
+                      headers={"content-type": "text/plain"}).status_code == 403
+    as_user(client, "admin")
+    bad = client.put("/api/v1/calendar/notices/2027", content="2027-13-01,休",
+                     headers={"content-type": "text/plain"})
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_holiday_notice"
+    ok = client.put("/api/v1/calendar/notices/2027", content=notice, headers={"content-type": "text/plain"})
+    assert ok.status_code == 200 and ok.json() == {"year": 2027, "holidays": 1, "workdays": 1}
+    years = {y["year"]: y["source"] for y in client.get("/api/v1/calendar").json()}
+    assert years[2027] == "override" and years[2026] == "library"

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, File, Header, Query, Response, UploadFile
 from sqlalchemy.orm import Session
 
+from civicgrid import clock
 from civicgrid.access.policy import Actor
 from civicgrid.cases import service
 from civicgrid.cases.schemas import ActionIn, CaseList, ReportIn
@@ -41,6 +42,29 @@ def list_cases(queue: str = Query("all", description="队列: " + "、".join(f"{
                db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
     return service.list_cases(db, actor, queue=queue, state=state, category=category, source=source, region=region,
                               light=light, text=q, date_from=date_from, date_to=date_to, limit=limit, offset=offset)
+
+
+@router.get("/cases/export.{fmt}", summary="导出事件清单 XLSX/CSV (与列表相同的筛选)", response_class=Response)
+def export(fmt: str, queue: str = "all", state: str | None = None, category: str | None = None,
+           source: str | None = None, region: str | None = None, light: str | None = None, q: str | None = None,
+           date_from: datetime | None = None, date_to: datetime | None = None, db: Session = DB,
+           actor: Actor = ACTOR) -> Response:
+    from civicgrid.cases.export import MAX_ROWS, to_csv, to_xlsx
+    from civicgrid.errors import BadInput
+
+    if fmt not in ("xlsx", "csv"):
+        raise BadInput("invalid_format", "导出格式应为 xlsx 或 csv", "Export format must be xlsx or csv")
+    page = service.list_cases(db, actor, queue=queue, state=state, category=category, source=source, region=region,
+                              light=light, text=q, date_from=date_from, date_to=date_to, limit=MAX_ROWS, offset=0)
+    stamp = f"{clock.now().astimezone(clock.CHINA_TZ):%Y%m%d-%H%M}"
+    name = f"cases-{queue}-{stamp}.{fmt}"
+    if fmt == "csv":
+        return Response(to_csv(page["items"]), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    title = f"事件清单({service.QUEUES.get(queue, queue)})"
+    return Response(to_xlsx(page["items"], title),
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/cases/queues", summary="各队列件数 Queue counts")
@@ -92,3 +116,20 @@ def inbox(unread: bool = False, limit: int = Query(50, ge=1, le=200), offset: in
 def inbox_read(ids: list[int] | None = Body(None, embed=True), db: Session = DB,
                actor: Actor = ACTOR) -> dict[str, int]:
     return {"marked": service.mark_read(db, actor, ids)}
+
+
+@router.get("/calendar", summary="工作日历状态 Working calendar (which years are known)")
+def calendar_status(db: Session = DB, actor: Actor = ACTOR) -> list[dict[str, Any]]:
+    from civicgrid.cases import deadlines
+
+    y = clock.today().year
+    return deadlines.calendar_status(db, [y - 1, y, y + 1])
+
+
+@router.put("/calendar/notices/{year}", summary="导入节假日安排 Load a year's holiday notice (CSV: date,type)",
+            description="CSV 文本,每行 `日期,休|班`,如 `2027-10-01,休`、`2027-09-26,班`。")
+def load_notice(year: int, text: str = Body(..., media_type="text/plain"), source: str = Query(""),
+                db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
+    from civicgrid.cases import deadlines
+
+    return deadlines.load_holiday_notice(db, actor, year, text, source)

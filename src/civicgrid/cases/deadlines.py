@@ -93,3 +93,34 @@ def light(case: Case, now: datetime) -> str | None:
 
 
 LIGHT_LABELS = {"green": "正常", "yellow": "预警", "red": "超期"}
+
+
+def load_holiday_notice(session: Session, actor, year: int, text: str, source: str = "") -> dict[str, Any]:
+    """Store an administrator's copy of the State Council's holiday notice for `year` (replacing an older one)."""
+    from civicgrid.access.policy import Action, require
+    from civicgrid.access.service import audit
+    from civicgrid import clock
+
+    require(actor, Action.CALENDAR_MANAGE)
+    notice = parse_holiday_notice(text, year)  # refuses a bad line, naming it
+    row = session.get(HolidayNotice, year)
+    if row is None:
+        row = HolidayNotice(year=year, text=text, source=source)
+        session.add(row)
+    row.text, row.source, row.loaded_by, row.loaded_at = text, source, actor.user_id or None, clock.now()
+    session.info.pop("cg_calendar", None)
+    audit(session, actor, "calendar.load", "holiday_notice", year,
+          {"holidays": len(notice.holidays), "workdays": len(notice.workdays), "source": source})
+    return {"year": year, "holidays": len(notice.holidays), "workdays": len(notice.workdays)}
+
+
+def calendar_status(session: Session, years: list[int]) -> list[dict[str, Any]]:
+    """For each year: where its working days come from (override / library / fallback) and a warning if guessed."""
+    cal = calendar(session)
+    out = []
+    for y in years:
+        src = cal.year_source(y)
+        out.append({"year": y, "source": src,
+                    "warning": "" if src != "fallback" else
+                    f"{y} 年节假日安排尚未导入,暂按周末休息计算期限;请导入国务院办公厅通知"})
+    return out

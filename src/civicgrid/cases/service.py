@@ -120,7 +120,11 @@ def report_case(session: Session, actor: Actor, payload: dict[str, Any], *, idem
     if len(title) > 200:
         raise BadInput("title_too_long", "标题不能超过 200 字", "title longer than 200", extra={"field": "title"})
     if not payload.get("category"):
-        raise BadInput("category_required", "请选择事项分类", "category is required", extra={"field": "category"})
+        from civicgrid.matters.service import suggest
+
+        raise BadInput("category_required", "请选择事项分类", "category is required",
+                       extra={"field": "category", "suggestions": suggest(
+                           session, actor, f"{title} {payload.get('description') or ''}")})
     cat, rules = filing_rules(session, str(payload["category"]))
     urgency = str(payload.get("urgency") or "normal")
     if urgency not in URGENCY:

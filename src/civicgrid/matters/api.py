@@ -40,6 +40,12 @@ def import_json(rows: list[dict[str, Any]] = Body(...), db: Session = DB, actor:
     return service.import_catalogue(db, actor, rows)
 
 
+@router.get("/matters/suggest", summary="根据描述推荐分类 Suggest categories for a description")
+def suggest(text: str = Query(..., min_length=1, max_length=500, examples=["路口有一堆生活垃圾没人清理"]),
+            limit: int = Query(3, ge=1, le=10), db: Session = DB, actor: Actor = ACTOR) -> list[dict[str, Any]]:
+    return service.suggest(db, actor, text, limit=limit)
+
+
 @router.get("/matters/{code}", summary="事项详情 Category")
 def get(code: str, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
     return service.to_out(service.get_category(db, actor, code))

@@ -220,3 +220,33 @@ def category_path_names(session: Session, c: MatterCategory) -> list[str]:
         c = session.get(MatterCategory, c.parent_id)  # type: ignore[assignment]
         out.append(c.name)
     return out[::-1]
+
+
+def _bigrams(text: str) -> set[str]:
+    t = "".join(ch for ch in text if not ch.isspace())
+    return {t[i:i + 2] for i in range(len(t) - 1)} | set(t)
+
+
+def suggest(session: Session, actor: Actor, text: str, *, limit: int = 3,
+            public_only: bool = False) -> list[dict[str, Any]]:
+    """Leaves whose names (and their class's) best match a free-text description, for the category picker."""
+    require(actor, Action.MATTER_VIEW)
+    words = _bigrams(text or "")
+    if not words:
+        return []
+    rows = list(session.scalars(select(MatterCategory).where(MatterCategory.active.is_(True))))
+    by_id = {c.id: c for c in rows}
+    scored = []
+    for c in rows:
+        if c.level not in ("subclass", "detail") or (public_only and not c.public):
+            continue
+        parent = by_id.get(c.parent_id or 0)
+        name_grams = _bigrams(c.name)
+        score = 2 * len(words & {g for g in name_grams if len(g) == 2}) + len(words & name_grams) * 0.5
+        if parent is not None:
+            score += 0.3 * len(words & _bigrams(parent.name))
+        if score > 0:
+            scored.append((score, c))
+    scored.sort(key=lambda t: (-t[0], t[1].code))
+    return [{"code": c.code, "name": c.name, "path": category_path_names(session, c), "score": round(sc, 2)}
+            for sc, c in scored[:limit]]
