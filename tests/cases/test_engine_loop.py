@@ -154,3 +154,43 @@ def test_void_needs_a_reason_and_ends_the_case(db):
         do(db, "village.operator", case, "void")
     do(db, "village.operator", case, "void", note="重复上报")
     assert case.state == "voided" and case.closed and case.due_at is None
+
+
+def test_city_level_loop_with_supervision_extension_parking_and_a_merged_duplicate(db):
+    case = report(db, category="E0101")
+    dup = report(db, category="E0101", who="integration.12345", title="市民来电:同一处违建")
+    assert dup.level == "town"
+    do(db, "village.operator", case, "accept")
+    do(db, "village.operator", case, "escalate", note="需镇街派遣")
+    do(db, "town.dispatcher", case, "escalate", note="涉及多部门,请市里协调")
+    assert case.level == "city"
+    # the city may send it back down, then take it again
+    do(db, "city.dispatcher", case, "delegate", note="请镇街按职责派遣")
+    assert case.level == "town"
+    do(db, "town.dispatcher", case, "escalate", note="镇街无法协调")
+    do(db, "town.dispatcher", dup, "accept")
+    do(db, "town.dispatcher", dup, "merge", master=case.number, note="重复反映")
+    assert dup.state == "merged" and dup.master_id == case.id
+    do(db, "city.dispatcher", case, "dispatch", department="441900-urban_management")
+    handler = "dh-441900-urban_management"
+    do(db, handler, case, "take")
+    do(db, "city.dispatcher", case, "supervise", grade="ordinary", note="请加快")
+    with pytest.raises(Forbidden):
+        do(db, "town.dispatcher", case, "supervise", grade="red", note="镇街不能督办市级件")
+    due = case.due_at
+    do(db, handler, case, "request_extension", hours=14, note="需协调产权单位")
+    do(db, "city.dispatcher", case, "approve_extension", note="同意")
+    assert case.due_at > due and case.extensions == 1
+    do(db, "city.dispatcher", case, "park", note="历史遗留,暂挂账")
+    assert case.state == "parked" and case.due_at is None and not case.closed
+    do(db, "city.dispatcher", case, "unpark", note="恢复处置")
+    do(db, handler, case, "handle", note="已拆除")
+    do(db, "grid.worker", case, "verify", result="pass", note="已拆除")
+    do(db, "city.dispatcher", case, "close")
+    assert case.state == "closed"
+    db.refresh(dup)
+    assert dup.closed and dup.state == "merged"
+    assert [e.action for e in db.scalars(select(TimelineEntry).where(TimelineEntry.case_id == dup.id)
+                                         .order_by(TimelineEntry.seq))][-1] == "close_with_master"
+    do(db, "city.dispatcher", case, "follow_up", satisfaction="dissatisfied", note="市民不满意")
+    assert case.state == "in_handling" and case.reworks == 1 and not case.closed

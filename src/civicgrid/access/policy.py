@@ -202,7 +202,7 @@ def case_parties(actor: Actor, case: Any) -> set[str]:
     """Relations of the actor to the case: holder, department, grid, supervisor, reporter, staff.
 
     `case` needs: region_path (its grid's path), level and holder_path (the command centre holding it),
-    department_id, grid_id, reporter_id."""
+    department_id, grid_id, reporter_id and state."""
     out: set[str] = set()
     if case.reporter_id is not None and case.reporter_id == actor.user_id:
         out.add("reporter")
@@ -210,8 +210,11 @@ def case_parties(actor: Actor, case: Any) -> set[str]:
         covers = bool(g.region_path) and case.region_path.startswith(g.region_path)
         if g.role == LEVEL_ROLE.get(case.level) and g.region_path == case.holder_path:
             out.add("holder")
-        if g.role in ROLE_LEVEL and covers and _LEVEL_RANK[ROLE_LEVEL[g.role]] > _LEVEL_RANK[case.level]:
-            out.add("supervisor")
+        if g.role in ROLE_LEVEL and covers and (
+                _LEVEL_RANK[ROLE_LEVEL[g.role]] > _LEVEL_RANK[case.level]
+                or (ROLE_LEVEL[g.role] == case.level and case.department_id is not None
+                    and getattr(case, "state", None) in ("dispatched", "in_handling", "parked"))):
+            out.add("supervisor")  # a centre above the holder, or the holder urging its department
         if g.role == Role.DEPARTMENT_HANDLER and case.department_id is not None \
                 and g.department_id == case.department_id:
             out.update({"department", "staff"})
