@@ -73,6 +73,9 @@ def create_app(sessionmaker=None) -> FastAPI:
     app.include_router(access_api.router)
     app.include_router(access_pages.router)
     app.include_router(geo_pages.router)
+    from civicgrid.cases import pages as cases_pages
+
+    app.include_router(cases_pages.router)
 
     @app.get("/health", tags=["system"], summary="运行状态 Health check")
     def health(request: Request) -> JSONResponse:

@@ -21,7 +21,7 @@ def safe_next(target: str | None) -> str:
     """Only same-site relative paths are followed after log-in."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/map"
+    return "/"
 
 
 def login_form(request: Request, *, status: int = 200, **ctx) -> Response:
@@ -80,5 +80,10 @@ def password_submit(request: Request, old_password: str = Form(""), new_password
 
 
 @router.get("/")
-def home() -> Response:
-    return RedirectResponse("/map", status_code=303)
+def home(actor: Actor = Depends(current_actor)) -> Response:
+    """Staff who work cases land on their queues; everyone else on the map."""
+    from civicgrid.access.policy import Role
+
+    workers = {Role.VILLAGE_OPERATOR, Role.TOWN_DISPATCHER, Role.CITY_DISPATCHER, Role.DEPARTMENT_HANDLER,
+               Role.GRID_WORKER}
+    return RedirectResponse("/cases" if actor.roles & workers else "/map", status_code=303)

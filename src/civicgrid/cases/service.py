@@ -442,3 +442,15 @@ def mark_read(session: Session, actor: Actor, ids: list[int] | None = None) -> i
     for n in rows:
         n.read_at = clock.now()
     return len(rows)
+
+
+def dispatch_options(session: Session, case: Case) -> list[dict[str, Any]]:
+    """Departments the holding centre may dispatch this case to, the lead department first."""
+    from civicgrid.access.models import DEPARTMENT_KINDS
+
+    lead = (case.rules.get("lead_departments") or {}).get(case.level)
+    rows = session.scalars(select(Department).where(Department.region_id == case.holder_region_id,
+                                                    Department.active.is_(True)).order_by(Department.code)).all()
+    out = [{"code": d.code, "name": d.name, "kind": DEPARTMENT_KINDS.get(d.kind, d.kind), "lead": d.kind == lead}
+           for d in rows]
+    return sorted(out, key=lambda d: not d["lead"])

@@ -26,6 +26,24 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals.update(role_labels=ROLE_LABELS, can=can)
 
 
+def _localtime(value: Any, fmt: str = "%m-%d %H:%M") -> str:
+    """An ISO time (or datetime) shown in China time, as people read it: 11-29 09:30."""
+    from datetime import datetime
+
+    from civicgrid import clock
+
+    if not value:
+        return ""
+    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = dt.astimezone(clock.CHINA_TZ)
+    if local.year != clock.now().astimezone(clock.CHINA_TZ).year:
+        fmt = "%Y-" + fmt
+    return local.strftime(fmt)
+
+
+templates.env.filters["localtime"] = _localtime
+
+
 def get_db(request: Request) -> Iterator[Session]:
     """One transaction per request: commit when the handler returns, roll back when it raises."""
     factory = getattr(request.app.state, "sessionmaker", None) or get_sessionmaker()

@@ -1,0 +1,158 @@
+"""HTML routes of cases: the queues (console), a case with its timeline and action forms, the report form.
+
+Every change goes through the same service functions as the API (service.report_case, service.act).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from civicgrid.access.policy import Action, Actor, can
+from civicgrid.cases import service
+from civicgrid.cases.workflow import LEVEL_LABELS, SATISFACTION, STATES, SUPERVISION_GRADES
+from civicgrid.errors import DomainError
+from civicgrid.matters import service as matters
+from civicgrid.web.deps import current_actor, get_db, render
+
+router = APIRouter(include_in_schema=False)
+DB = Depends(get_db, scope="function")
+ACTOR = Depends(current_actor)
+PAGE = 20
+FIELDS = ("note", "department", "category", "urgency", "result", "satisfaction", "hours", "grade", "master",
+          "target_region")
+
+
+def _default_queue(actor: Actor) -> str:
+    from civicgrid.access.policy import Role
+
+    roles = actor.roles
+    if roles & {Role.VILLAGE_OPERATOR, Role.TOWN_DISPATCHER, Role.CITY_DISPATCHER}:
+        return "to_accept"
+    if Role.DEPARTMENT_HANDLER in roles:
+        return "department"
+    if Role.GRID_WORKER in roles:
+        return "to_verify"
+    return "all"
+
+
+@router.get("/cases")
+def case_list(request: Request, queue: str | None = None, q: str | None = None, state: str | None = None,
+              light: str | None = None, page: int = 1, db: Session = DB, actor: Actor = ACTOR) -> Response:
+    queue = queue or _default_queue(actor)
+    page = max(page, 1)
+    result = service.list_cases(db, actor, queue=queue, text=q or None, state=state or None, light=light or None,
+                                limit=PAGE, offset=(page - 1) * PAGE)
+    counts = service.queue_counts(db, actor)
+    ctx = {"queue": queue, "queues": service.QUEUES, "counts": counts, "result": result, "q": q or "",
+           "state": state or "", "light": light or "", "page": page, "pages": max(1, -(-result["total"] // PAGE)),
+           "states": STATES, "can_report": can(actor, Action.CASE_REPORT)}
+    return render(request, "cases/list.html", ctx, block="rows")
+
+
+@router.get("/cases/counts")
+def case_counts(request: Request, queue: str = "all", db: Session = DB, actor: Actor = ACTOR) -> Response:
+    return render(request, "cases/list.html", {"queue": queue, "queues": service.QUEUES,
+                                               "counts": service.queue_counts(db, actor)}, block="counts")
+
+
+def _detail_ctx(db: Session, actor: Actor, number: str) -> dict[str, Any]:
+    detail = service.case_detail(db, actor, number)
+    case = service.get_case(db, actor, number)
+    names = [a["name"] for a in detail["actions"]]
+    ctx: dict[str, Any] = {"c": detail, "levels": LEVEL_LABELS, "satisfaction": SATISFACTION,
+                           "grades": SUPERVISION_GRADES, "errors": {}, "values": {}, "problem": None}
+    if {"dispatch", "reroute"} & set(names):
+        ctx["departments"] = service.dispatch_options(db, case)
+    if {"recategorise", "accept"} & set(names):
+        ctx["categories"] = matters.tree(db, actor)
+    return ctx
+
+
+@router.get("/cases/{number}")
+def case_page(request: Request, number: str, done: str | None = None, db: Session = DB,
+              actor: Actor = ACTOR) -> Response:
+    ctx = _detail_ctx(db, actor, number)
+    ctx["done"] = done
+    return render(request, "cases/detail.html", ctx)
+
+
+@router.post("/cases/{number}/act/{action}")
+async def case_act(request: Request, number: str, action: str, db: Session = DB, actor: Actor = ACTOR) -> Response:
+    form = await request.form()
+    values = {k: str(form.get(k) or "").strip() for k in FIELDS if form.get(k)}
+    payload: dict[str, Any] = dict(values)
+    if "hours" in payload:
+        try:
+            payload["hours"] = float(payload["hours"])
+        except ValueError:
+            payload["hours"] = -1
+    version = int(form["version"]) if str(form.get("version") or "").isdigit() else None
+    photo = form.get("photo")
+    try:
+        with db.begin_nested():  # the upload and the action stand or fall together
+            if photo is not None and getattr(photo, "filename", ""):
+                data = await photo.read()
+                if data:
+                    att = service.add_photo(db, actor, number, data, photo.filename or "")
+                    payload["photos"] = [att.id]
+            service.act(db, actor, number, action, payload, expected_version=version, client="web")
+    except DomainError as exc:
+        db.expire_all()
+        ctx = _detail_ctx(db, actor, number)
+        field = exc.extra.get("field") or ("photo" if exc.code in ("unsupported_file_type", "corrupt_image",
+                                                                   "file_too_large", "image_too_large",
+                                                                   "empty_file") else "_form")
+        ctx.update(errors={field: exc.message_zh}, values=values, failed=action, problem=exc)
+        return render(request, "cases/detail.html", ctx, status_code=exc.status)
+    return RedirectResponse(f"/cases/{number}?done={action}", status_code=303)
+
+
+@router.get("/report")
+def report_page(request: Request, db: Session = DB, actor: Actor = ACTOR) -> Response:
+    return render(request, "cases/report.html", _report_ctx(db, actor))
+
+
+def _report_ctx(db: Session, actor: Actor) -> dict[str, Any]:
+    return {"categories": matters.tree(db, actor), "errors": {}, "values": {}, "key": uuid.uuid4().hex}
+
+
+@router.post("/report")
+async def report_submit(request: Request, db: Session = DB, actor: Actor = ACTOR) -> Response:
+    form = await request.form()
+    values = {k: str(form.get(k) or "").strip() for k in ("title", "category", "description", "address", "lon",
+                                                          "lat", "crs", "urgency")}
+    payload: dict[str, Any] = {k: v for k, v in values.items() if v and k not in ("lon", "lat")}
+    try:
+        if values["lon"] and values["lat"]:
+            payload["lon"], payload["lat"] = float(values["lon"]), float(values["lat"])
+    except ValueError:
+        pass
+    photo = form.get("photo")
+    key = str(form.get("idempotency_key") or "") or None
+    try:
+        with db.begin_nested():
+            case, _created = service.report_case(db, actor, payload, idempotency_key=key, client="web")
+            if photo is not None and getattr(photo, "filename", "") and _created:
+                data = await photo.read()
+                if data:
+                    att = service.add_photo(db, actor, case.number, data, photo.filename or "")
+                    from civicgrid.cases.models import Attachment, TimelineEntry
+                    from sqlalchemy import select
+
+                    first = db.scalars(select(TimelineEntry).where(TimelineEntry.case_id == case.id,
+                                                                   TimelineEntry.seq == 1)).one()
+                    db.get(Attachment, att.id).entry_id = first.id
+    except DomainError as exc:
+        ctx = _report_ctx(db, actor)
+        field = exc.extra.get("field") or ("photo" if "image" in exc.code or "file" in exc.code else "_form")
+        if field == "location":
+            field = "lon"
+        ctx.update(errors={field: exc.message_zh}, values=values, key=key or ctx["key"],
+                   suggestions=exc.extra.get("suggestions", []))
+        return render(request, "cases/report.html", ctx, status_code=exc.status)
+    return RedirectResponse(f"/cases/{case.number}?done=report", status_code=303)

@@ -1,0 +1,56 @@
+// Forms of the case pages: no double submits; on the report form, category search and suggestions,
+// browser geolocation with a map-pick fallback (boundaries drawn by ECharts; no tiles).
+(function () {
+  "use strict";
+  document.querySelectorAll("form").forEach((f) => f.addEventListener("submit", () => {
+    f.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = true; b.textContent = "提交中…"; });
+  }));
+  const form = document.getElementById("report-form");
+  if (!form) return;
+  const sel = document.getElementById("category"), search = document.getElementById("cat-search");
+  const chips = document.getElementById("cat-suggest"), title = document.getElementById("title");
+  const pick = (code) => { sel.value = code; sel.dispatchEvent(new Event("change")); };
+  chips.addEventListener("click", (e) => { const b = e.target.closest(".chip"); if (b) pick(b.dataset.code); });
+  search.addEventListener("input", () => {
+    const q = search.value.trim();
+    sel.querySelectorAll("option").forEach((o) => { o.hidden = q && !o.textContent.includes(q) && !o.parentElement.label.includes(q); });
+    const first = [...sel.options].find((o) => !o.hidden); if (q && first) sel.value = first.value;
+  });
+  let timer = null;
+  const suggest = () => {
+    const text = (title.value + " " + (document.getElementById("description").value || "")).trim();
+    if (!text) return;
+    fetch("/api/v1/matters/suggest?" + new URLSearchParams({ text, limit: 3 }), { credentials: "same-origin" })
+      .then((r) => r.ok ? r.json() : []).then((list) => {
+        chips.innerHTML = list.map((s) => `<button type="button" class="chip" data-code="${s.code}">${s.path.join(" › ")}</button>`).join("");
+        if (list.length && !sel.value) pick(list[0].code);
+      });
+  };
+  title.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(suggest, 400); });
+  const lon = document.getElementById("lon"), lat = document.getElementById("lat"), crs = document.getElementById("crs");
+  const text = document.getElementById("loc-text");
+  const setPoint = (x, y, how) => { lon.value = x.toFixed(6); lat.value = y.toFixed(6); crs.value = "wgs84";
+    text.textContent = `${how}:${x.toFixed(5)}, ${y.toFixed(5)}`; if (window.cgPick) window.cgPick(x, y); };
+  document.getElementById("locate-me").addEventListener("click", () => {
+    if (!navigator.geolocation) { text.textContent = "浏览器不支持定位,请在地图上点选"; return; }
+    text.textContent = "正在定位…";
+    navigator.geolocation.getCurrentPosition((p) => setPoint(p.coords.longitude, p.coords.latitude, "当前位置"),
+      () => { text.textContent = "无法获取定位(未授权或无信号),请在地图上点选"; }, { enableHighAccuracy: true, timeout: 10000 });
+  });
+  const el = document.getElementById("pick-map");
+  const draw = () => fetch("/api/v1/regions/tree?depth=0", { credentials: "same-origin" }).then((r) => r.json())
+    .then((roots) => roots.length ? fetch("/api/v1/regions/geojson?" + new URLSearchParams({ parent: roots[0].code, level: "grid", simplify: roots[0].level === "village" ? 0 : 20 }), { credentials: "same-origin" }) : null)
+    .then((r) => r && r.json()).then((fc) => {
+      if (!fc || !window.echarts) return;
+      echarts.registerMap("pick", fc);
+      const chart = echarts.init(el);
+      const point = { type: "scatter", coordinateSystem: "geo", symbolSize: 16, itemStyle: { color: "#dc2626" }, data: [] };
+      chart.setOption({ animation: false, geo: { map: "pick", roam: true, itemStyle: { areaColor: "#eff6ff", borderColor: "#93c5fd" },
+        emphasis: { label: { show: false }, itemStyle: { areaColor: "#dbeafe" } } }, series: [point] });
+      window.cgPick = (x, y) => chart.setOption({ series: [{ data: [[x, y]] }] });
+      if (lon.value) window.cgPick(+lon.value, +lat.value);
+      chart.getZr().on("click", (e) => { const c = chart.convertFromPixel("geo", [e.offsetX, e.offsetY]); if (c) setPoint(c[0], c[1], "地图选点"); });
+      el.dataset.ready = "1";
+    });
+  window.addEventListener("load", draw);
+})();
