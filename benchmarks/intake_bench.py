@@ -217,12 +217,12 @@ class Load:
 
 
 async def _load(base: str, name: str, method: str, path: str, body_fn, headers: dict[str, str],
-                concurrency: int, seconds: float, seed: int) -> Load:
+                concurrency: int, seconds: float, seed: int, timeout: float) -> Load:
     import httpx
 
     out = Load(name)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120, headers=headers) as client:
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout, headers=headers) as client:
         deadline = time.perf_counter() + seconds
 
         async def worker(k: int) -> None:
@@ -251,9 +251,9 @@ async def _load(base: str, name: str, method: str, path: str, body_fn, headers: 
 
 
 def load(base: str, name: str, method: str, path: str, body_fn, headers: dict[str, str], concurrency: int,
-         seconds: float, seed: int, server_pid: int) -> Load:
+         seconds: float, seed: int, server_pid: int, timeout: float) -> Load:
     s0 = cpu_seconds(server_pid)
-    out = asyncio.run(_load(base, name, method, path, body_fn, headers, concurrency, seconds, seed))
+    out = asyncio.run(_load(base, name, method, path, body_fn, headers, concurrency, seconds, seed, timeout))
     out.server_cpu = cpu_seconds(server_pid) - s0
     return out
 
@@ -277,7 +277,7 @@ def http_phase(db: str, url: str, env: dict[str, str], cwd: Path, key: str, args
     try:
         proc, base = start_server(env, cwd, log)
         auth = {"Authorization": f"Bearer {key}"}
-        common = dict(concurrency=args.concurrency, server_pid=proc.pid)
+        common = dict(concurrency=args.concurrency, server_pid=proc.pid, timeout=args.timeout)
         if args.warmup > 0:
             w1 = load(base, "warm-up", "POST", "/api/v1/cases", body, auth, seconds=args.warmup, seed=1, **common)
             w2 = load(base, "warm-up", "GET", "/health", None, {}, seconds=args.warmup, seed=2, **common)
@@ -289,6 +289,7 @@ def http_phase(db: str, url: str, env: dict[str, str], cwd: Path, key: str, args
                       seed=4, **common)
     finally:
         stop_server(proc)
+    hint = server_errors(log)
     stored = count_cases(url) - before
     ratio = intake.rps / health.rps if health.rps else float("nan")
     for r in (intake, health):
@@ -299,7 +300,30 @@ def http_phase(db: str, url: str, env: dict[str, str], cwd: Path, key: str, args
             print(f"      first error: {r.first_error}")
     print(f"   throughput ratio intake / health: {ratio:.2f} (goal ≥ {GOAL}); cases stored by the server during the "
           f"run: {stored:,}")
+    if hint:
+        print(f"   server log, {hint[0]} exception lines; the last ones:")
+        for line in hint[1]:
+            print(f"      {line}")
     return {"db": db, "intake": intake, "health": health, "ratio": ratio, "stored": stored}
+
+
+def server_errors(log: Path) -> tuple[int, list[str]] | None:
+    """How many exception lines the server logged, and the last distinct ones (None when there are none)."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    exc = [ln.strip() for ln in lines if ln and not ln.startswith(" ") and ("Error" in ln or "Exception" in ln)
+           and not ln.startswith("Traceback")]
+    if not exc:
+        return None
+    last: list[str] = []
+    for ln in reversed(exc):
+        if ln[:200] not in last:
+            last.insert(0, ln[:200])
+        if len(last) == 3:
+            break
+    return len(exc), last
 
 
 # ---------------------------------------------------------------------------------------------
@@ -441,6 +465,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=15, help="measured load per endpoint and database")
     ap.add_argument("--warmup", type=float, default=2, help="warm-up load per endpoint before measuring")
     ap.add_argument("--concurrency", type=int, default=16, help="concurrent client connections")
+    ap.add_argument("--timeout", type=float, default=30, help="per-request timeout of the load generator (s)")
     ap.add_argument("--lifecycles", type=int, default=300, help="in-process full lifecycles (0 skips)")
     ap.add_argument("--history", type=int, default=2000, help="demo history cases (0 skips)")
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432",
@@ -547,6 +572,9 @@ def main() -> int:
                 ratio = (f"{r['ratio']:.2f} (goal ≥ {GOAL})" if x is r["intake"] else "")
                 print(f"{r['db']:<9}{x.name:<21}{x.rps:9.1f}{x.pct(50):9.1f}{x.pct(99):9.1f}{x.errors:8d}"
                       f"{x.server_cpu / x.seconds:9.0%}{ratio:>22}")
+        if any(r["intake"].errors or r["health"].errors for r in http_results):
+            print("NOTE: errors above: a ratio measured with failing requests says little; see the server log lines "
+                  "printed in section 1")
         print("demo build: " + ", ".join(f"{k} {v:.1f} s" for k, v in builds.items()))
     if engine_res:
         e = engine_res

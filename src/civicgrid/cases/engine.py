@@ -443,15 +443,15 @@ def _apply(session: Session, actor: Actor, case: Case, action: str, payload: dic
     if not (spec.who & parties):
         raise Forbidden("action_forbidden", f"您不能对该事件执行“{spec.label}”",
                         f"You may not {action} this case", extra={"allowed": allowed, "action": action})
+    if expected_version is not None and expected_version != case.version:
+        raise Conflict("stale_version", "事件已被他人更新,请刷新后重试",
+                       f"Case changed meanwhile (version {case.version}, you sent {expected_version})",
+                       extra={"version": case.version, "state": case.state})
     if case.state not in spec.from_states:
         raise Conflict("invalid_transition",
                        f"事件当前为“{STATES[case.state]}”,不能执行“{spec.label}”",
                        f"{action} is not allowed from state {case.state}",
                        extra={"state": case.state, "allowed": allowed})
-    if expected_version is not None and expected_version != case.version:
-        raise Conflict("stale_version", "事件已被他人更新,请刷新后重试",
-                       f"Case changed meanwhile (version {case.version}, you sent {expected_version})",
-                       extra={"version": case.version, "state": case.state})
     breach = _separation_breach(spec.name, case, actor)
     if breach is not None:
         raise breach
