@@ -178,10 +178,14 @@ def _plans(sim: Sim, n: int, start: datetime, end: datetime) -> list[Plan]:
     geoms = {g: shapely.from_wkb(wkb) for g, wkb in sim.s.execute(
         select(Region.id, Region.geom_wkb).where(Region.id.in_(grids)))}
     out = []
-    for _ in range(n):
-        day = rng.choices(range(days), weights=day_w)[0]
-        hour = min(22.9, max(6.5, rng.gauss(11.5, 3.2)))
-        at = start + timedelta(days=day, hours=hour - 8)  # start is 08:00 local in UTC terms
+    recent = min(n, max(20, n // 60))  # the last day and a half is busy, so queues have work in them now
+    for k in range(n):
+        if k < recent:
+            at = end - timedelta(hours=rng.uniform(0.3, 36))
+        else:
+            day = rng.choices(range(days), weights=day_w)[0]
+            hour = min(22.9, max(6.5, rng.gauss(11.5, 3.2)))
+            at = start + timedelta(days=day, hours=hour - 8)  # start is 08:00 local in UTC terms
         cls = rng.choices(classes, weights=[CLASS_WEIGHTS[c] for c in classes])[0]
         grid = rng.choice(grids)
         g = geoms[grid]
