@@ -89,12 +89,12 @@ def act(number: str, action: str, body: ActionIn = Body(default_factory=ActionIn
 
 @router.post("/cases/{number}/photos", status_code=201, summary="上传照片 Upload a photo",
              description="JPG/PNG/WebP,按内容识别类型;去除除方向和位置以外的 EXIF;生成缩略图。")
-async def upload_photo(number: str, file: UploadFile = File(...), db: Session = DB,
-                       actor: Actor = ACTOR) -> dict[str, Any]:
+def upload_photo(number: str, file: UploadFile = File(...), db: Session = DB,
+                 actor: Actor = ACTOR) -> dict[str, Any]:
     from civicgrid.config import get_settings
 
     limit = int(get_settings().upload_max_mb * 1024 * 1024)
-    data = await file.read(limit + 1)
+    data = file.file.read(limit + 1)  # a plain def: FastAPI runs it in the thread pool, off the event loop
     att = service.add_photo(db, actor, number, data, file.filename or "")
     return {"id": att.id, "mime": att.mime, "width": att.width, "height": att.height,
             "url": f"/api/v1/photos/{att.id}", "thumb_url": f"/api/v1/photos/{att.id}?thumb=1"}

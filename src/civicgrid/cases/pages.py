@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -23,8 +23,6 @@ router = APIRouter(include_in_schema=False)
 DB = Depends(get_db, scope="function")
 ACTOR = Depends(current_actor)
 PAGE = 20
-FIELDS = ("note", "department", "category", "urgency", "result", "satisfaction", "hours", "grade", "master",
-          "target_region")
 
 
 def _default_queue(actor: Actor) -> str:
@@ -82,34 +80,48 @@ def case_page(request: Request, number: str, done: str | None = None, db: Sessio
 
 
 @router.post("/cases/{number}/act/{action}")
-async def case_act(request: Request, number: str, action: str, db: Session = DB, actor: Actor = ACTOR) -> Response:
-    form = await request.form()
-    values = {k: str(form.get(k) or "").strip() for k in FIELDS if form.get(k)}
+def case_act(request: Request, number: str, action: str, version: str = Form(""), note: str = Form(""),
+             department: str = Form(""), category: str = Form(""), urgency: str = Form(""), result: str = Form(""),
+             satisfaction: str = Form(""), hours: str = Form(""), grade: str = Form(""), master: str = Form(""),
+             target_region: str = Form(""), photo: UploadFile | None = File(None), db: Session = DB,
+             actor: Actor = ACTOR) -> Response:
+    given = {"note": note, "department": department, "category": category, "urgency": urgency, "result": result,
+             "satisfaction": satisfaction, "hours": hours, "grade": grade, "master": master,
+             "target_region": target_region}
+    values = {k: v.strip() for k, v in given.items() if v and v.strip()}
     payload: dict[str, Any] = dict(values)
     if "hours" in payload:
         try:
             payload["hours"] = float(payload["hours"])
         except ValueError:
             payload["hours"] = -1
-    version = int(form["version"]) if str(form.get("version") or "").isdigit() else None
-    photo = form.get("photo")
+    expected = int(version) if version.isdigit() else None
     try:
         with db.begin_nested():  # the upload and the action stand or fall together
-            if photo is not None and getattr(photo, "filename", ""):
-                data = await photo.read()
-                if data:
-                    att = service.add_photo(db, actor, number, data, photo.filename or "")
-                    payload["photos"] = [att.id]
-            service.act(db, actor, number, action, payload, expected_version=version, client="web")
+            data = _read_upload(photo)
+            if data:
+                att = service.add_photo(db, actor, number, data, photo.filename or "")  # type: ignore[union-attr]
+                payload["photos"] = [att.id]
+            service.act(db, actor, number, action, payload, expected_version=expected, client="web")
     except DomainError as exc:
         db.expire_all()
         ctx = _detail_ctx(db, actor, number)
-        field = exc.extra.get("field") or ("photo" if exc.code in ("unsupported_file_type", "corrupt_image",
-                                                                   "file_too_large", "image_too_large",
-                                                                   "empty_file") else "_form")
+        field = exc.extra.get("field") or ("photo" if exc.code in PHOTO_ERRORS else "_form")
         ctx.update(errors={field: exc.message_zh}, values=values, failed=action, problem=exc)
         return render(request, "cases/detail.html", ctx, status_code=exc.status)
     return RedirectResponse(f"/cases/{number}?done={action}", status_code=303)
+
+
+PHOTO_ERRORS = ("unsupported_file_type", "corrupt_image", "file_too_large", "image_too_large", "empty_file")
+
+
+def _read_upload(upload: UploadFile | None) -> bytes:
+    """The bytes of an optional upload, read up to one byte past the limit (the checker refuses it)."""
+    from civicgrid.config import get_settings
+
+    if upload is None or not upload.filename:
+        return b""
+    return upload.file.read(int(get_settings().upload_max_mb * 1024 * 1024) + 1)
 
 
 @router.get("/report")
@@ -122,34 +134,30 @@ def _report_ctx(db: Session, actor: Actor) -> dict[str, Any]:
 
 
 @router.post("/report")
-async def report_submit(request: Request, db: Session = DB, actor: Actor = ACTOR) -> Response:
-    form = await request.form()
-    values = {k: str(form.get(k) or "").strip() for k in ("title", "category", "description", "address", "lon",
-                                                          "lat", "crs", "urgency")}
+def report_submit(request: Request, title: str = Form(""), category: str = Form(""), description: str = Form(""),
+                  address: str = Form(""), lon: str = Form(""), lat: str = Form(""), crs: str = Form("wgs84"),
+                  urgency: str = Form(""), idempotency_key: str = Form(""), photo: UploadFile | None = File(None),
+                  db: Session = DB, actor: Actor = ACTOR) -> Response:
+    values = {"title": title.strip(), "category": category.strip(), "description": description.strip(),
+              "address": address.strip(), "lon": lon.strip(), "lat": lat.strip(), "crs": crs.strip() or "wgs84",
+              "urgency": urgency.strip()}
     payload: dict[str, Any] = {k: v for k, v in values.items() if v and k not in ("lon", "lat")}
     try:
         if values["lon"] and values["lat"]:
             payload["lon"], payload["lat"] = float(values["lon"]), float(values["lat"])
     except ValueError:
         pass
-    photo = form.get("photo")
-    key = str(form.get("idempotency_key") or "") or None
+    key = idempotency_key.strip() or None
     try:
         with db.begin_nested():
-            case, _created = service.report_case(db, actor, payload, idempotency_key=key, client="web")
-            if photo is not None and getattr(photo, "filename", "") and _created:
-                data = await photo.read()
-                if data:
-                    att = service.add_photo(db, actor, case.number, data, photo.filename or "")
-                    from civicgrid.cases.models import Attachment, TimelineEntry
-                    from sqlalchemy import select
-
-                    first = db.scalars(select(TimelineEntry).where(TimelineEntry.case_id == case.id,
-                                                                   TimelineEntry.seq == 1)).one()
-                    db.get(Attachment, att.id).entry_id = first.id
+            case, created = service.report_case(db, actor, payload, idempotency_key=key, client="web")
+            data = _read_upload(photo) if created else b""
+            if data:
+                att = service.add_photo(db, actor, case.number, data, photo.filename or "")  # type: ignore[union-attr]
+                service.attach_to_report(db, case, att)
     except DomainError as exc:
         ctx = _report_ctx(db, actor)
-        field = exc.extra.get("field") or ("photo" if "image" in exc.code or "file" in exc.code else "_form")
+        field = exc.extra.get("field") or ("photo" if exc.code in PHOTO_ERRORS else "_form")
         if field == "location":
             field = "lon"
         ctx.update(errors={field: exc.message_zh}, values=values, key=key or ctx["key"],

@@ -384,6 +384,12 @@ def add_photo(session: Session, actor: Actor, number: str, data: bytes, filename
     return att
 
 
+def attach_to_report(session: Session, case: Case, att: Attachment) -> None:
+    """A photo sent with the report belongs to the case's first timeline entry."""
+    att.entry_id = session.scalars(select(TimelineEntry.id).where(TimelineEntry.case_id == case.id,
+                                                                  TimelineEntry.seq == 1)).one()
+
+
 def link_photos(session: Session, actor: Actor, case: Case, entry: TimelineEntry, ids: list[int]) -> None:
     """Attach uploaded photos to the timeline entry of the action that cites them."""
     if not ids:

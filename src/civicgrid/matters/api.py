@@ -30,8 +30,8 @@ def export_xlsx(db: Session = DB, actor: Actor = ACTOR) -> Response:
 
 
 @router.post("/matters/import.xlsx", summary="导入事项清单 XLSX (全部成功或全部不写入)")
-async def import_xlsx(file: UploadFile = File(...), db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
-    rows = xlsx.read_catalogue(await file.read(5 * 1024 * 1024 + 1))
+def import_xlsx(file: UploadFile = File(...), db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
+    rows = xlsx.read_catalogue(file.file.read(5 * 1024 * 1024 + 1))
     return service.import_catalogue(db, actor, rows)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
@@ -45,9 +46,14 @@ templates.env.filters["localtime"] = _localtime
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """One transaction per request: commit when the handler returns, roll back when it raises."""
+    """One transaction per request: commit when the handler returns, roll back when it raises.
+
+    On SQLite a request that may write starts its transaction with BEGIN IMMEDIATE, so concurrent writers
+    queue on the busy timeout instead of failing when a read snapshot cannot be upgraded."""
     factory = getattr(request.app.state, "sessionmaker", None) or get_sessionmaker()
     with unit_of_work(factory) as session:
+        if request.method not in SAFE_METHODS and session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={"cg_immediate": True})
         yield session
 
 
@@ -59,13 +65,14 @@ async def current_actor(request: Request, db: Session = Depends(get_db, scope="f
     """The actor of a request: a bearer API key, or a session cookie (unsafe methods then need CSRF)."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        actor = access_service.api_key_actor(db, auth[7:].strip())
+        # database work runs in the thread pool: blocking the event loop would stall every other request
+        actor = await run_in_threadpool(access_service.api_key_actor, db, auth[7:].strip())
         request.state.actor = actor
         return actor
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise Unauthenticated()
-    actor, csrf = access_service.session_actor(db, token)
+    actor, csrf = await run_in_threadpool(access_service.session_actor, db, token)
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("x-csrf-token")
         if sent is None and request.headers.get("content-type", "").startswith(
