@@ -83,6 +83,9 @@ def db(engine: Engine, demo_city: DemoSummary) -> Iterator[Session]:
         trans.rollback()
         conn.close()
         geo_service.reset_locator_cache()
+        from civicgrid.cases.deadlines import forget_calendar
+
+        forget_calendar()  # a holiday notice loaded in a rolled-back test must not linger
 
 
 @pytest.fixture()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time as _time
 from datetime import datetime, time
 from typing import Any
 
@@ -16,6 +17,15 @@ from civicgrid.config import get_settings
 
 _lock = threading.Lock()
 _cached: tuple[Any, WorkCalendar] | None = None
+_cached_at = [0.0]
+CALENDAR_TTL_S = 60.0  # other processes see a newly loaded holiday notice within a minute
+
+
+def forget_calendar() -> None:
+    """Drop the process's calendar (a notice was loaded here, or a test changed the settings)."""
+    global _cached
+    with _lock:
+        _cached = None
 
 
 def _periods(spec: str) -> list[tuple[time, time]]:
@@ -32,12 +42,17 @@ def calendar(session: Session) -> WorkCalendar:
     here = session.info.get("cg_calendar")
     if here is not None:  # one lookup per transaction
         return here
+    with _lock:
+        if _cached is not None and _time.monotonic() - _cached_at[0] < CALENDAR_TTL_S:
+            session.info["cg_calendar"] = _cached[1]
+            return _cached[1]
     rows = session.execute(select(HolidayNotice.year, HolidayNotice.loaded_at, HolidayNotice.text)).all()
     key = (get_settings().work_periods, tuple((y, str(at)) for y, at, _ in sorted(rows)))
     with _lock:
         if _cached is None or _cached[0] != key:
             overrides: dict[int, YearOverride] = {y: parse_holiday_notice(text, y) for y, _, text in rows}
             _cached = (key, WorkCalendar(periods=_periods(get_settings().work_periods), overrides=overrides))
+        _cached_at[0] = _time.monotonic()
         session.info["cg_calendar"] = _cached[1]
         return _cached[1]
 
@@ -109,6 +124,7 @@ def load_holiday_notice(session: Session, actor, year: int, text: str, source: s
         session.add(row)
     row.text, row.source, row.loaded_by, row.loaded_at = text, source, actor.user_id or None, clock.now()
     session.info.pop("cg_calendar", None)
+    forget_calendar()
     audit(session, actor, "calendar.load", "holiday_notice", year,
           {"holidays": len(notice.holidays), "workdays": len(notice.workdays), "source": source})
     return {"year": year, "holidays": len(notice.holidays), "workdays": len(notice.workdays)}

@@ -525,12 +525,14 @@ def open_case(session: Session, actor: Actor, case: Case, *, note: str, data: di
               lon: float | None, lat: float | None) -> TimelineEntry:
     """Write a new case's first entry ('report'), start its first step and tell its holder."""
     now = clock.now()
-    case.state = "reported"
-    case.reported_at = now
-    case.updated_at = now
-    deadlines.start_step(case, deadlines.calendar(session), now)
-    session.add(case)
+    with session.no_autoflush:  # one UPDATE for the new case, not one per field group
+        case.state = "reported"
+        case.reported_at = now
+        case.updated_at = now
+        deadlines.start_step(case, deadlines.calendar(session), now)
+        session.add(case)
     session.flush()
+    session.info.setdefault("cg_seq", {})[case.id] = 0  # a new case has no entries yet
     entry = _entry(session, actor, case, "report", None, "reported", note, data, lon, lat, client,
                    _role_label(actor, case_parties(actor, case)) if actor.user_id else "系统")
     notify(session, case, "holder", "new_task", exclude=actor.user_id)
