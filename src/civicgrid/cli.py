@@ -162,22 +162,27 @@ def _print_accounts(accounts: list[tuple[str, str, str]], api_key: str | None) -
         out.print("12345 接口密钥只在创建时显示一次;如需新密钥: civicgrid apikey integration.12345")
 
 
-def _serve(host: str, port: int) -> None:
+def _serve(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from civicgrid.app import create_app
 
     out.print(f"[bold green]打开 Open[/bold green] http://{host}:{port}/  (API 文档 http://{host}:{port}/docs)")
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    if workers > 1:  # several processes (each with its own sweep scheduler: the sweep is idempotent)
+        uvicorn.run("civicgrid.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning")
+    else:
+        uvicorn.run(create_app(), host=host, port=port, log_level="warning")
 
 
 @app.command()
 @friendly
-def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.Option(None)) -> None:
+def serve(host: Optional[str] = typer.Option(None), port: Optional[int] = typer.Option(None),
+          workers: int = typer.Option(1, min=1, help="Server processes (use about one per core on PostgreSQL)")) -> None:
     """Migrate, then serve the web app and API."""
     s = get_settings()
     _migrate()
-    _serve(host or s.host, port or s.port)
+    _serve(host or s.host, port or s.port, workers)
 
 
 @regions_app.command("import")
