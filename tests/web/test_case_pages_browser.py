@@ -95,7 +95,12 @@ def test_the_whole_loop_in_the_browser(browser, live_url, engine, tmp_path):
 
     # 3. the town dispatches to the wrong department first
     t = _as(browser, live_url, "town.dispatcher")
-    t.goto(live_url + f"/cases/{number}")
+    expect(t.locator(".navbadge")).to_be_visible()  # the escalation is in the dispatcher's inbox
+    t.goto(live_url + "/inbox?unread=1")
+    expect(t.locator("ul.inbox")).to_contain_text(number)
+    expect(t.locator("ul.inbox")).to_contain_text("上报待处理")
+    _shot(t, "inbox-desktop")
+    t.locator("ul.inbox li", has_text=number).first.get_by_role("link").click()
     _act(t, "派遣", "case-dispatch-desktop", department="441900003-housing")
     expect(t.locator(".facts")).to_contain_text("规划建设办")
     # which returns it (its handler is dh-441900003-housing: no password; the engine test covers it),

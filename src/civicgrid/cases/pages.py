@@ -124,6 +124,29 @@ def _read_upload(upload: UploadFile | None) -> bytes:
     return upload.file.read(int(get_settings().upload_max_mb * 1024 * 1024) + 1)
 
 
+@router.get("/inbox")
+def inbox_page(request: Request, unread: bool = False, page: int = 1, db: Session = DB,
+               actor: Actor = ACTOR) -> Response:
+    page = max(page, 1)
+    box = service.inbox(db, actor, unread_only=unread, limit=PAGE, offset=(page - 1) * PAGE)
+    return render(request, "cases/inbox.html", {"box": box, "unread": unread, "page": page,
+                                                "pages": max(1, -(-box["total"] // PAGE)),
+                                                "kinds": engine_notify_text()})
+
+
+@router.post("/inbox/read")
+def inbox_mark_read(request: Request, id: int | None = Form(None), db: Session = DB,
+                    actor: Actor = ACTOR) -> Response:
+    service.mark_read(db, actor, [id] if id else None)
+    return RedirectResponse("/inbox", status_code=303)
+
+
+def engine_notify_text() -> dict[str, str]:
+    from civicgrid.cases.engine import NOTIFY_TEXT
+
+    return NOTIFY_TEXT
+
+
 @router.get("/report")
 def report_page(request: Request, db: Session = DB, actor: Actor = ACTOR) -> Response:
     return render(request, "cases/report.html", _report_ctx(db, actor))

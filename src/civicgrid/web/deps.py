@@ -83,7 +83,17 @@ async def current_actor(request: Request, db: Session = Depends(get_db, scope="f
                             "CSRF token missing or wrong; reload the page and retry")
     request.state.actor = actor
     request.state.csrf = csrf
+    if request.method in SAFE_METHODS and wants_html(request):  # the top bar's unread badge
+        request.state.unread = await run_in_threadpool(_unread, db, actor.user_id)
     return actor
+
+
+def _unread(db: Session, user_id: int) -> int:
+    from sqlalchemy import func, select
+
+    from civicgrid.cases.models import Notification
+
+    return db.scalar(select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
 
 
 def wants_html(request: Request) -> bool:
@@ -97,7 +107,8 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, *
            block: str | None = None) -> HTMLResponse:
     """Render a page, or only its named block when htmx asks (HX-Request) and block is given."""
     ctx: dict[str, Any] = {"request": request, "actor": getattr(request.state, "actor", None),
-                           "csrf_token": getattr(request.state, "csrf", "")}
+                           "csrf_token": getattr(request.state, "csrf", ""),
+                           "unread_notes": getattr(request.state, "unread", 0)}
     ctx.update(context or {})
     if block and request.headers.get("hx-request"):
         tmpl = templates.env.get_template(name)
