@@ -51,3 +51,18 @@ def test_working_hours_skip_the_night(db):
         case = report(db, category="E0102")
     local_due = case.due_at.astimezone(ZoneInfo("Asia/Shanghai"))
     assert (local_due.year, local_due.month, local_due.day, local_due.hour, local_due.minute) == (2026, 6, 8, 9, 30)
+
+
+def test_due_soon_and_overdue_queues_follow_the_clock(db):
+    from civicgrid.cases import service
+    from tests.cases.test_engine_loop import actor
+
+    case = report(db, category="E0102")
+    op = actor(db, "village.operator")
+    numbers = lambda queue: [c["number"] for c in service.list_cases(db, op, queue=queue)["items"]]  # noqa: E731
+    assert case.number not in numbers("due_soon") and case.number not in numbers("overdue")
+    with clock.frozen(case.warn_at + timedelta(seconds=1)):
+        assert case.number in numbers("due_soon") and case.number not in numbers("overdue")
+        assert service.queue_counts(db, op)["due_soon"] >= 1
+    with clock.frozen(case.due_at + timedelta(seconds=1)):
+        assert case.number in numbers("overdue") and case.number not in numbers("due_soon")

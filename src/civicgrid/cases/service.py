@@ -237,7 +237,7 @@ def case_detail(session: Session, actor: Actor, number: str) -> dict[str, Any]:
 
 QUEUES = {
     "to_accept": "待受理", "to_dispatch": "待派遣", "returned": "被退回", "in_handling": "处置中",
-    "department": "本部门待办", "to_verify": "待核查", "to_close": "待结案", "overdue": "已超期",
+    "department": "本部门待办", "to_verify": "待核查", "to_close": "待结案", "due_soon": "即将超期", "overdue": "已超期",
     "supervised": "督办件", "parked": "挂账", "extension": "延期申请", "mine": "我上报的", "all": "全部",
 }
 
@@ -281,6 +281,8 @@ def queue_query(actor: Actor, queue: str) -> Select[tuple[Case]]:
         q = q.where(Case.state == "handled", Case.grid_id.in_(actor.grid_ids or {-1}))
     elif queue == "to_close":
         q = q.where(Case.state == "verified", held if held is not None else False)
+    elif queue == "due_soon":
+        q = q.where(Case.closed.is_(False), Case.warn_at.is_not(None), Case.warn_at <= now, Case.due_at > now)
     elif queue == "overdue":
         q = q.where(Case.closed.is_(False), Case.due_at.is_not(None), Case.due_at <= now)
     elif queue == "supervised":
