@@ -28,7 +28,7 @@ def report(body: ReportIn, response: Response, idempotency_key: str | None = Hea
                                         idempotency_key=idempotency_key, client="api")
     if not created:
         response.status_code = 200
-    return service.case_detail(db, actor, case.number)
+    return service.report_answer(db, actor, case)
 
 
 @router.get("/cases", response_model=CaseList, summary="事件列表与队列 Cases (queues, filters)")

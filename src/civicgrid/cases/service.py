@@ -235,6 +235,13 @@ def case_detail(session: Session, actor: Actor, number: str) -> dict[str, Any]:
     return out
 
 
+def report_answer(session: Session, actor: Actor, case: Case) -> dict[str, Any]:
+    """What intake answers: the case as in lists, plus the link to its detail (the timeline is one entry)."""
+    out = case_summary(case, clock.now(), _name_maps(session, [case]))
+    out["url"] = f"/api/v1/cases/{case.number}"
+    return out
+
+
 QUEUES = {
     "to_accept": "待受理", "to_dispatch": "待派遣", "returned": "被退回", "in_handling": "处置中",
     "department": "本部门待办", "to_verify": "待核查", "to_close": "待结案", "due_soon": "即将超期", "overdue": "已超期",
