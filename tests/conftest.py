@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +22,12 @@ from civicgrid.migrate import upgrade
 from civicgrid.models import metadata
 
 PASSWORD = DEMO_PASSWORD
+
+# Property tests draw the same examples on every run, so CI is reproducible; explore new ones locally with
+# HYPOTHESIS_PROFILE=explore (and keep any failure it finds as an @example).
+hypothesis_settings.register_profile("deterministic", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore", derandomize=False, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 def _test_url() -> str:

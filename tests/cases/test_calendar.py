@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from civicgrid.cases import calendar as calmod
@@ -288,6 +288,7 @@ def test_working_hours_between_inverts_add(cal: WorkCalendar, start: datetime, h
 
 @settings(max_examples=300, deadline=None)
 @given(calendars, starts, hours)
+@example(CALENDARS[0], datetime(2025, 10, 26, 2, 0, tzinfo=ZoneInfo("Europe/Berlin")), 0.0)  # a DST fold, found by CI
 def test_deadline_is_inside_a_working_period_or_at_its_end(cal: WorkCalendar, start: datetime, h: float) -> None:
     due = cal.add_working_hours(start, h)
     assert due.tzinfo == UTC and due >= start
