@@ -22,7 +22,7 @@ from civicgrid.access.models import Department, GridAssignment, RoleAssignment
 from civicgrid.access.policy import LEVEL_ROLE, ROLE_LABELS, Actor, Role, case_parties, require_case_view
 from civicgrid.cases import deadlines, events
 from civicgrid.cases.models import Case, Notification, TimelineEntry
-from civicgrid.cases.workflow import (ACTION_LABELS, LEVEL_LABELS, LEVEL_RANK, SATISFACTION, STATES,
+from civicgrid.cases.workflow import (LEVEL_LABELS, SATISFACTION, STATES,
                                       SUPERVISION_GRADES, TERMINAL, URGENCY, WORKFLOWS, ActionSpec)
 from civicgrid.config import get_settings
 from civicgrid.errors import BadInput, Conflict, Forbidden
@@ -37,7 +37,8 @@ class Effect:
     to_state: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     notify: list[tuple[str, str]] = field(default_factory=list)  # (audience, kind)
-    restart_step: bool = True  # restart the step's clock when the state changes
+    # restart the step's clock: None = when the state changes, True = always (the case changed hands), False = never
+    restart_step: bool | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,7 +82,7 @@ def _separation_breach(action: str, case: Case, actor: Actor) -> Forbidden | Non
     return None
 
 
-def _role_label(actor: Actor, parties: set[str]) -> str:
+def _role_label(actor: Actor) -> str:
     return "、".join(ROLE_LABELS[g.role] for g in actor.grants) or "系统"
 
 
@@ -172,6 +173,13 @@ def _users_to_notify(session: Session, case: Case, audience: str) -> list[int]:
     return []
 
 
+def step_owner(case: Case) -> str:
+    """Whose move it is: the department while it handles, the grid while it verifies, else the holding centre."""
+    if case.state in ("dispatched", "in_handling"):
+        return "department"
+    return "grid" if case.state == "handled" else "holder"
+
+
 NOTIFY_TEXT = {
     "new_task": "新任务", "returned": "被退回", "rework": "返工", "due_soon": "即将超期", "overdue": "已超期",
     "supervised": "被督办", "escalated": "上报待处理", "delegated": "下派待处理", "verify": "待核查",
@@ -222,7 +230,7 @@ def _escalate(session, actor, case, payload, cal) -> Effect:
     up = {"village": "town", "town": "city"}[case.level]
     frm = case.level
     _set_holder(case, _holder_region_at(session, case, up), up)
-    return Effect(data={"level_from": frm, "level_to": up}, notify=[("holder", "escalated")])
+    return Effect(data={"level_from": frm, "level_to": up}, notify=[("holder", "escalated")], restart_step=True)
 
 
 def _delegate(session, actor, case, payload, cal) -> Effect:
@@ -234,7 +242,7 @@ def _delegate(session, actor, case, payload, cal) -> Effect:
     frm = case.level
     _set_holder(case, target, down)
     return Effect(data={"level_from": frm, "level_to": down, "region": target.code},
-                  notify=[("holder", "delegated")])
+                  notify=[("holder", "delegated")], restart_step=True)
 
 
 def _handle_locally(session, actor, case, payload, cal) -> Effect:
@@ -272,7 +280,7 @@ def _reroute(session, actor, case, payload, cal) -> Effect:
     if old == case.department_id:
         raise BadInput("same_department", "改派的部门与当前部门相同", "Reroute to the same department",
                        extra={"field": "department"})
-    eff.restart_step = True
+    eff.restart_step = True  # a new department gets the full handling time
     return eff
 
 
@@ -369,8 +377,7 @@ def _supervise(session, actor, case, payload, cal) -> Effect:
     order = list(SUPERVISION_GRADES)
     if case.supervision is None or order.index(grade) > order.index(case.supervision):
         case.supervision = grade
-    audience = "department" if case.state in ("dispatched", "in_handling") else "holder"
-    return Effect(data={"grade": grade}, notify=[(audience, "supervised")], restart_step=False)
+    return Effect(data={"grade": grade}, notify=[(step_owner(case), "supervised")], restart_step=False)
 
 
 def _recategorise_action(session, actor, case, payload, cal) -> Effect:
@@ -468,13 +475,11 @@ def _apply(session: Session, actor: Actor, case: Case, action: str, payload: dic
     case.closed = to_state in TERMINAL
     now = clock.now()
     case.updated_at = now
-    if to_state != from_state and eff.restart_step:
-        deadlines.start_step(case, cal, now)
-    elif action in ("reroute", "escalate", "delegate") and eff.restart_step:
+    if eff.restart_step if eff.restart_step is not None else to_state != from_state:
         deadlines.start_step(case, cal, now)
     entry = _entry(session, actor, case, action, from_state, to_state, note,
                    {**eff.data, **({"photos": payload["photos"]} if payload.get("photos") else {})},
-                   payload.get("lon"), payload.get("lat"), client, _role_label(actor, parties))
+                   payload.get("lon"), payload.get("lat"), client, _role_label(actor))
     for audience, kind in eff.notify:
         notify(session, case, audience, kind, exclude=actor.user_id)
     try:
@@ -534,7 +539,7 @@ def open_case(session: Session, actor: Actor, case: Case, *, note: str, data: di
     session.flush()
     session.info.setdefault("cg_seq", {})[case.id] = 0  # a new case has no entries yet
     entry = _entry(session, actor, case, "report", None, "reported", note, data, lon, lat, client,
-                   _role_label(actor, case_parties(actor, case)) if actor.user_id else "系统")
+                   _role_label(actor) if actor.user_id else "系统")
     notify(session, case, "holder", "new_task", exclude=actor.user_id)
     events.publish(session, {"type": "case.report", "case": case.number, "state": "reported", "level": case.level,
                              "holder_region_id": case.holder_region_id})

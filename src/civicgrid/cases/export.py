@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from civicgrid import clock
+from civicgrid.office import style_header, to_bytes
 
 MAX_ROWS = 100_000
 COLUMNS: list[tuple[str, str, int]] = [
@@ -46,21 +47,14 @@ def to_xlsx(items: list[dict[str, Any]], title: str) -> bytes:
     for it in items:
         ws.append([_value(it, f) for _, f, _ in COLUMNS])
     ws["A1"].font = Font(bold=True, size=14)
-    fill = PatternFill("solid", fgColor="1E3A8A")
-    for i, (_, field, width) in enumerate(COLUMNS, start=1):
-        c = ws.cell(row=3, column=i)
-        c.font = Font(bold=True, color="FFFFFF")
-        c.fill = fill
-        c.alignment = Alignment(horizontal="center")
-        ws.column_dimensions[get_column_letter(i)].width = width
+    style_header(ws, 3, [w for _, _, w in COLUMNS])
+    for i, (_, field, _) in enumerate(COLUMNS, start=1):
         if field in TIMES:
             for row in ws.iter_rows(min_row=4, min_col=i, max_col=i):
                 row[0].number_format = "yyyy-mm-dd hh:mm"
     ws.freeze_panes = "B4"
     ws.auto_filter.ref = f"A3:{get_column_letter(len(COLUMNS))}{max(3, ws.max_row)}"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return to_bytes(wb)
 
 
 def to_csv(items: list[dict[str, Any]]) -> bytes:

@@ -63,18 +63,14 @@ def _one(session: Session, case: Case, fn) -> bool:
 
 def _due_soon(session: Session, case: Case) -> None:
     case.warned = True
-    audience = "department" if case.state in ("dispatched", "in_handling") else (
-        "grid" if case.state == "handled" else "holder")
-    engine.notify(session, case, audience, "due_soon")
+    engine.notify(session, case, engine.step_owner(case), "due_soon")
 
 
 def _overdue(session: Session, case: Case, now: datetime) -> dict[str, Any]:
     case.overdue = True
     case.ever_overdue = True
     engine.overdue_sweep_entry(session, case, "overdue")
-    audience = "department" if case.state in ("dispatched", "in_handling") else (
-        "grid" if case.state == "handled" else "holder")
-    engine.notify(session, case, audience, "overdue")
+    engine.notify(session, case, engine.step_owner(case), "overdue")
     if case.rules.get("escalate_on_overdue") and case.state in ESCALATE_FROM and case.level in ("village", "town"):
         engine.auto_escalate(session, case)
         deadlines.start_step(case, deadlines.calendar(session), now)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from civicgrid.access.policy import Action, Actor, can
 from civicgrid.cases import service
+from civicgrid.cases.engine import NOTIFY_TEXT
 from civicgrid.cases.workflow import LEVEL_LABELS, SATISFACTION, STATES, SUPERVISION_GRADES
 from civicgrid.errors import DomainError
 from civicgrid.matters import service as matters
@@ -131,7 +132,7 @@ def inbox_page(request: Request, unread: bool = False, page: int = 1, db: Sessio
     box = service.inbox(db, actor, unread_only=unread, limit=PAGE, offset=(page - 1) * PAGE)
     return render(request, "cases/inbox.html", {"box": box, "unread": unread, "page": page,
                                                 "pages": max(1, -(-box["total"] // PAGE)),
-                                                "kinds": engine_notify_text()})
+                                                "kinds": NOTIFY_TEXT})
 
 
 @router.post("/inbox/read")
@@ -139,12 +140,6 @@ def inbox_mark_read(request: Request, id: int | None = Form(None), db: Session =
                     actor: Actor = ACTOR) -> Response:
     service.mark_read(db, actor, [id] if id else None)
     return RedirectResponse("/inbox", status_code=303)
-
-
-def engine_notify_text() -> dict[str, str]:
-    from civicgrid.cases.engine import NOTIFY_TEXT
-
-    return NOTIFY_TEXT
 
 
 @router.get("/report")

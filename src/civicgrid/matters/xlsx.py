@@ -10,7 +10,6 @@ import io
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import select
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from civicgrid.access.models import DEPARTMENT_KINDS
 from civicgrid.access.policy import Action, Actor, require
 from civicgrid.errors import BadInput
+from civicgrid.office import style_header, to_bytes
 from civicgrid.matters.models import STEPS, MatterCategory
 from civicgrid.matters.service import KIND_LABELS, LEVEL_LABELS, STEP_LABELS, URGENCY_LABELS
 
@@ -68,13 +68,7 @@ def export_catalogue(session: Session, actor: Actor) -> bytes:
             for f in ("village_may_close", "escalate_on_overdue", "public"):
                 values[f] = ""
         ws.append([values.get(f) for _, f, _ in COLUMNS])
-    head = PatternFill("solid", fgColor="1E3A8A")
-    for i, (_, _, width) in enumerate(COLUMNS, start=1):
-        cell = ws.cell(row=1, column=i)
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = head
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        ws.column_dimensions[get_column_letter(i)].width = width
+    style_header(ws, 1, [w for _, _, w in COLUMNS])
     ws.freeze_panes = "C2"
     ws.auto_filter.ref = ws.dimensions
     n = max(ws.max_row, 2)
@@ -93,9 +87,7 @@ def export_catalogue(session: Session, actor: Actor) -> bytes:
                  "修改规则只影响此后新上报的事件;已上报的事件按其上报时的规则办理。"):
         notes.append([line])
     notes.column_dimensions["A"].width = 100
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return to_bytes(wb)
 
 
 def read_catalogue(data: bytes) -> list[dict[str, Any]]:
