@@ -76,6 +76,9 @@ def create_app(sessionmaker=None) -> FastAPI:
     from civicgrid.cases import pages as cases_pages
 
     app.include_router(cases_pages.router)
+    from civicgrid.portal import pages as portal_pages
+
+    app.include_router(portal_pages.router)
 
     @app.get("/health", tags=["system"], summary="运行状态 Health check")
     def health(request: Request) -> JSONResponse:

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     storage_dir: str = Field(default="var/files", description="Where photos are stored (local storage)")
     sweep_interval_s: float = Field(default=300.0, description="Deadline sweep period in the server; 0 turns it off")
     upload_max_mb: float = Field(default=10.0, description="Largest photo accepted")
+    portal_reports_per_hour: int = Field(default=5, description="Public portal: reports per hour from one address")
+    portal_reports_per_day: int = Field(default=20, description="Public portal: reports per day from one address "
+                                                                "or one phone number")
 
     @property
     def is_sqlite(self) -> bool:

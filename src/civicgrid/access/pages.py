@@ -12,7 +12,8 @@ from civicgrid.access import service
 from civicgrid.access.api import set_session_cookie
 from civicgrid.access.policy import Actor
 from civicgrid.errors import BadInput, Unauthenticated
-from civicgrid.web.deps import LOGIN_CSRF_COOKIE, SESSION_COOKIE, client_ip, current_actor, get_db, render
+from civicgrid.web.deps import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, client_ip, current_actor, form_token_ok, get_db,
+                                issue_form_token, render)
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,7 +29,7 @@ def login_form(request: Request, *, status: int = 200, **ctx) -> Response:
     token = secrets.token_urlsafe(24)
     ctx.setdefault("next", safe_next(request.query_params.get("next")))
     response = render(request, "access/login.html", {"login_csrf": token, **ctx}, status_code=status)
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
+    issue_form_token(response, token=token)
     return response
 
 
@@ -41,8 +42,7 @@ def login_page(request: Request) -> Response:
 @router.post("/login")
 def login_submit(request: Request, username: str = Form(""), password: str = Form(""),
                  csrf_token: str = Form(""), next: str = Form("/map"), db: Session = Depends(get_db, scope="function")) -> Response:
-    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not secrets.compare_digest(cookie, csrf_token):
+    if not form_token_ok(request, csrf_token):
         return login_form(request, status=403, username=username, next=safe_next(next),
                           error="页面已过期(CSRF 校验失败),请重新登录")
     try:

@@ -99,7 +99,7 @@ def case_act(request: Request, number: str, action: str, version: str = Form("")
     expected = int(version) if version.isdigit() else None
     try:
         with db.begin_nested():  # the upload and the action stand or fall together
-            data = _read_upload(photo)
+            data = read_upload(photo)
             if data:
                 att = service.add_photo(db, actor, number, data, photo.filename or "")  # type: ignore[union-attr]
                 payload["photos"] = [att.id]
@@ -116,7 +116,7 @@ def case_act(request: Request, number: str, action: str, version: str = Form("")
 PHOTO_ERRORS = ("unsupported_file_type", "corrupt_image", "file_too_large", "image_too_large", "empty_file")
 
 
-def _read_upload(upload: UploadFile | None) -> bytes:
+def read_upload(upload: UploadFile | None) -> bytes:
     """The bytes of an optional upload, read up to one byte past the limit (the checker refuses it)."""
     from civicgrid.config import get_settings
 
@@ -151,25 +151,31 @@ def _report_ctx(db: Session, actor: Actor) -> dict[str, Any]:
     return {"categories": matters.tree(db, actor), "errors": {}, "values": {}, "key": uuid.uuid4().hex}
 
 
+def report_values(**form: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """A report form's fields as typed (to show again on error) and as the intake payload."""
+    values = {k: (v or "").strip() for k, v in form.items()}
+    values["crs"] = values.get("crs") or "wgs84"
+    payload: dict[str, Any] = {k: v for k, v in values.items() if v and k not in ("lon", "lat")}
+    try:
+        if values.get("lon") and values.get("lat"):
+            payload["lon"], payload["lat"] = float(values["lon"]), float(values["lat"])
+    except ValueError:
+        pass
+    return values, payload
+
+
 @router.post("/report")
 def report_submit(request: Request, title: str = Form(""), category: str = Form(""), description: str = Form(""),
                   address: str = Form(""), lon: str = Form(""), lat: str = Form(""), crs: str = Form("wgs84"),
                   urgency: str = Form(""), idempotency_key: str = Form(""), photo: UploadFile | None = File(None),
                   db: Session = DB, actor: Actor = ACTOR) -> Response:
-    values = {"title": title.strip(), "category": category.strip(), "description": description.strip(),
-              "address": address.strip(), "lon": lon.strip(), "lat": lat.strip(), "crs": crs.strip() or "wgs84",
-              "urgency": urgency.strip()}
-    payload: dict[str, Any] = {k: v for k, v in values.items() if v and k not in ("lon", "lat")}
-    try:
-        if values["lon"] and values["lat"]:
-            payload["lon"], payload["lat"] = float(values["lon"]), float(values["lat"])
-    except ValueError:
-        pass
+    values, payload = report_values(title=title, category=category, description=description, address=address,
+                                    lon=lon, lat=lat, crs=crs, urgency=urgency)
     key = idempotency_key.strip() or None
     try:
         with db.begin_nested():
             case, created = service.report_case(db, actor, payload, idempotency_key=key, client="web")
-            data = _read_upload(photo) if created else b""
+            data = read_upload(photo) if created else b""
             if data:
                 att = service.add_photo(db, actor, case.number, data, photo.filename or "")  # type: ignore[union-attr]
                 service.attach_to_report(db, case, att)

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,19 @@ def get_db(request: Request) -> Iterator[Session]:
         if request.method not in SAFE_METHODS and session.get_bind().dialect.name == "sqlite":
             session.connection(execution_options={"cg_immediate": True})
         yield session
+
+
+def issue_form_token(response: Response, cookie: str = LOGIN_CSRF_COOKIE, token: str | None = None) -> str:
+    """CSRF for forms of people not logged in (log-in, public portal): a random token in a strict cookie that
+    the form must echo (double submit)."""
+    token = token or secrets.token_urlsafe(24)
+    response.set_cookie(cookie, token, httponly=True, samesite="strict", max_age=3600)
+    return token
+
+
+def form_token_ok(request: Request, sent: str, cookie: str = LOGIN_CSRF_COOKIE) -> bool:
+    held = request.cookies.get(cookie, "")
+    return bool(held) and bool(sent) and secrets.compare_digest(held, sent)
 
 
 def client_ip(request: Request) -> str | None:

@@ -5,6 +5,10 @@
   document.querySelectorAll("form").forEach((f) => f.addEventListener("submit", () => {
     f.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = true; b.textContent = "提交中…"; });
   }));
+  document.querySelectorAll("input[type=file][data-name]").forEach((i) => i.addEventListener("change", () => {
+    const out = document.getElementById(i.dataset.name);
+    if (out) out.textContent = i.files.length ? i.files[0].name : "未选择照片";
+  }));
   const form = document.getElementById("report-form");
   if (!form) return;
   const sel = document.getElementById("category"), search = document.getElementById("cat-search");
@@ -20,7 +24,7 @@
   const suggest = () => {
     const text = (title.value + " " + (document.getElementById("description").value || "")).trim();
     if (!text) return;
-    fetch("/api/v1/matters/suggest?" + new URLSearchParams({ text, limit: 3 }), { credentials: "same-origin" })
+    fetch((form.dataset.suggest || "/api/v1/matters/suggest") + "?" + new URLSearchParams({ text, limit: 3 }), { credentials: "same-origin" })
       .then((r) => r.ok ? r.json() : []).then((list) => {
         chips.innerHTML = list.map((s) => `<button type="button" class="chip" data-code="${s.code}">${s.path.join(" › ")}</button>`).join("");
         if (list.length && !sel.value) pick(list[0].code);
@@ -38,9 +42,10 @@
       () => { text.textContent = "无法获取定位(未授权或无信号),请在地图上点选"; }, { enableHighAccuracy: true, timeout: 10000 });
   });
   const el = document.getElementById("pick-map");
-  const draw = () => fetch("/api/v1/regions/tree?depth=0", { credentials: "same-origin" }).then((r) => r.json())
-    .then((roots) => roots.length ? fetch("/api/v1/regions/geojson?" + new URLSearchParams({ parent: roots[0].code, level: "grid", simplify: roots[0].level === "village" ? 0 : 20 }), { credentials: "same-origin" }) : null)
-    .then((r) => r && r.json()).then((fc) => {
+  const source = form.dataset.boundaries ? fetch(form.dataset.boundaries)
+    : fetch("/api/v1/regions/tree?depth=0", { credentials: "same-origin" }).then((r) => r.json())
+      .then((roots) => roots.length ? fetch("/api/v1/regions/geojson?" + new URLSearchParams({ parent: roots[0].code, level: "grid", simplify: roots[0].level === "village" ? 0 : 20 }), { credentials: "same-origin" }) : null);
+  const draw = () => source.then((r) => r && r.json()).then((fc) => {
       if (!fc || !window.echarts) return;
       echarts.registerMap("pick", fc);
       const chart = echarts.init(el);
