@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from civicgrid.access.policy import Action, Actor, can
 from civicgrid.cases import service
 from civicgrid.cases.engine import NOTIFY_TEXT
-from civicgrid.cases.workflow import LEVEL_LABELS, SATISFACTION, STATES, SUPERVISION_GRADES
+from civicgrid.cases.workflow import ACTION_LABELS, LEVEL_LABELS, SATISFACTION, STATES, SUPERVISION_GRADES
 from civicgrid.errors import DomainError
 from civicgrid.matters import service as matters
 from civicgrid.web.deps import current_actor, get_db, render
@@ -39,18 +39,66 @@ def _default_queue(actor: Actor) -> str:
     return "all"
 
 
-@router.get("/cases")
-def case_list(request: Request, queue: str | None = None, q: str | None = None, state: str | None = None,
-              light: str | None = None, page: int = 1, db: Session = DB, actor: Actor = ACTOR) -> Response:
+FILTERS = ("q", "state", "light", "source", "category", "sort")
+
+
+def _list_ctx(request: Request, db: Session, actor: Actor, queue: str | None, page: int) -> dict[str, Any]:
+    from urllib.parse import urlencode
+
+    from civicgrid.cases.workflow import SOURCES
+
     queue = queue or _default_queue(actor)
+    f = {k: (request.query_params.get(k) or "").strip() for k in FILTERS}
     page = max(page, 1)
-    result = service.list_cases(db, actor, queue=queue, text=q or None, state=state or None, light=light or None,
+    result = service.list_cases(db, actor, queue=queue, text=f["q"] or None, state=f["state"] or None,
+                                light=f["light"] or None, source=f["source"] or None,
+                                category=f["category"] or None, sort=f["sort"] or "due",
                                 limit=PAGE, offset=(page - 1) * PAGE)
-    counts = service.queue_counts(db, actor)
-    ctx = {"queue": queue, "queues": service.QUEUES, "counts": counts, "result": result, "q": q or "",
-           "state": state or "", "light": light or "", "page": page, "pages": max(1, -(-result["total"] // PAGE)),
-           "states": STATES, "can_report": can(actor, Action.CASE_REPORT)}
-    return render(request, "cases/list.html", ctx, block="rows")
+    query = urlencode({"queue": queue, **{k: v for k, v in f.items() if v}})
+    bulk = can_bulk(actor)
+    return {"queue": queue, "queues": service.QUEUES, "counts": service.queue_counts(db, actor), "result": result,
+            "f": f, "query": query, "page": page, "pages": max(1, -(-result["total"] // PAGE)), "states": STATES,
+            "sources": SOURCES, "sorts": service.SORTS, "classes": _classes(db, actor),
+            "can_report": can(actor, Action.CASE_REPORT), "bulk": bulk,
+            "bulk_departments": service.bulk_departments(db, actor) if bulk else [], "grades": SUPERVISION_GRADES}
+
+
+def can_bulk(actor: Actor) -> bool:
+    from civicgrid.access.policy import Role
+
+    return actor.has_role(Role.TOWN_DISPATCHER, Role.CITY_DISPATCHER)
+
+
+def _classes(db: Session, actor: Actor) -> list[dict[str, str]]:
+    """Category classes for the filter (kind · class)."""
+    return [{"code": cl["code"], "name": f"{k['name']} · {cl['name']}"} for k in matters.tree(db, actor)
+            for cl in k["children"]]
+
+
+@router.get("/cases")
+def case_list(request: Request, queue: str | None = None, page: int = 1, db: Session = DB,
+              actor: Actor = ACTOR) -> Response:
+    return render(request, "cases/list.html", _list_ctx(request, db, actor, queue, page), block="rows")
+
+
+@router.post("/cases/bulk")
+def case_bulk(request: Request, action: str = Form(""), pick: list[str] = Form([]), department: str = Form(""),
+              grade: str = Form(""), note: str = Form(""), queue: str = Form(""), db: Session = DB,
+              actor: Actor = ACTOR) -> Response:
+    items = []
+    for p in pick:
+        number, _, version = p.partition("@")
+        items.append((number, int(version) if version.isdigit() else None))
+    payload = {k: v.strip() for k, v in {"department": department, "grade": grade, "note": note}.items() if v.strip()}
+    try:
+        results = service.bulk_act(db, actor, items, action, payload)
+        error = None
+    except DomainError as exc:
+        results, error = [], exc.message_zh
+    ctx = _list_ctx(request, db, actor, queue or None, 1)
+    ctx.update(bulk_results=results, bulk_error=error, bulk_action=ACTION_LABELS.get(action, action),
+               bulk_values=payload | {"action": action})
+    return render(request, "cases/list.html", ctx, status_code=400 if error else 200)
 
 
 @router.get("/cases/counts")
@@ -69,6 +117,8 @@ def _detail_ctx(db: Session, actor: Actor, number: str) -> dict[str, Any]:
         ctx["departments"] = service.dispatch_options(db, case)
     if {"recategorise", "accept"} & set(names):
         ctx["categories"] = matters.tree(db, actor)
+    if "merge" in names:
+        ctx["similar"] = service.similar_cases(db, actor, case)
     return ctx
 
 
@@ -84,11 +134,12 @@ def case_page(request: Request, number: str, done: str | None = None, db: Sessio
 def case_act(request: Request, number: str, action: str, version: str = Form(""), note: str = Form(""),
              department: str = Form(""), category: str = Form(""), urgency: str = Form(""), result: str = Form(""),
              satisfaction: str = Form(""), hours: str = Form(""), grade: str = Form(""), master: str = Form(""),
+             master_number: str = Form(""),
              target_region: str = Form(""), photo: UploadFile | None = File(None), db: Session = DB,
              actor: Actor = ACTOR) -> Response:
     given = {"note": note, "department": department, "category": category, "urgency": urgency, "result": result,
-             "satisfaction": satisfaction, "hours": hours, "grade": grade, "master": master,
-             "target_region": target_region}
+             "satisfaction": satisfaction, "hours": hours, "grade": grade,
+             "master": master.strip() or master_number.strip(), "target_region": target_region}
     values = {k: v.strip() for k, v in given.items() if v and v.strip()}
     payload: dict[str, Any] = dict(values)
     if "hours" in payload:

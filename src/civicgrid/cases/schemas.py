@@ -57,3 +57,17 @@ class ActionIn(BaseModel):
 class CaseList(BaseModel):
     total: int
     items: list[dict[str, Any]]
+
+
+class BulkItem(BaseModel):
+    number: str
+    version: int | None = Field(None, description="the version the user saw; a case changed since is refused (409)")
+
+
+class BulkIn(BaseModel):
+    """One action for several cases: dispatch (department, note) or supervise (grade, note)."""
+
+    items: list[BulkItem] = Field(min_length=1, max_length=100)
+    department: str | None = None
+    grade: str | None = None
+    note: str | None = None

@@ -19,7 +19,7 @@ from civicgrid.access.policy import (PERMISSIONS, ROLE_LEVEL, Action, Actor, Rol
 from civicgrid.cases import deadlines, engine
 from civicgrid.cases.models import Attachment, Case, IdempotencyKey, Notification, TimelineEntry
 from civicgrid.cases.workflow import ACTION_LABELS, LEVEL_LABELS, SOURCES, STATES, SUPERVISION_GRADES, URGENCY
-from civicgrid.errors import BadInput, Conflict, NotFound
+from civicgrid.errors import BadInput, Conflict, DomainError, NotFound
 from civicgrid.geo import service as geo
 from civicgrid.geo.models import Region
 from civicgrid.matters.service import filing_rules
@@ -235,6 +235,35 @@ def case_detail(session: Session, actor: Actor, number: str) -> dict[str, Any]:
     return out
 
 
+def similar_cases(session: Session, actor: Actor, case: Case, limit: int = 10) -> list[dict[str, Any]]:
+    """Open cases the actor may see that the engine would accept as this case's master when merging: same
+    category, within the merge distance and time window (settings). Nearest first."""
+    from datetime import timedelta
+
+    from civicgrid.config import get_settings
+    from civicgrid.geo.crs import haversine_m
+
+    if case.lon is None or case.lat is None or case.closed:
+        return []
+    s = get_settings()
+    window = timedelta(hours=s.merge_window_hours)
+    dlat = s.merge_distance_m / 111_320.0
+    dlon = dlat / max(float(np.cos(np.radians(case.lat))), 0.01)
+    rows = session.scalars(select(Case).where(
+        _visible(actor), Case.id != case.id, Case.closed.is_(False), Case.category_code == case.category_code,
+        Case.lon.between(case.lon - dlon, case.lon + dlon), Case.lat.between(case.lat - dlat, case.lat + dlat),
+        Case.reported_at.between(case.reported_at - window, case.reported_at + window)).limit(50)).all()
+    now = clock.now()
+    names = _name_maps(session, list(rows))
+    out = []
+    for c in rows:
+        d = float(haversine_m(case.lon, case.lat, c.lon, c.lat))
+        if d <= s.merge_distance_m:
+            out.append(case_summary(c, now, names) | {"distance_m": round(d)})
+    out.sort(key=lambda r: r["distance_m"])
+    return out[:limit]
+
+
 def report_answer(session: Session, actor: Actor, case: Case) -> dict[str, Any]:
     """What intake answers: the case as in lists, plus the link to its detail (the timeline is one entry)."""
     out = case_summary(case, clock.now(), _name_maps(session, [case]))
@@ -247,6 +276,9 @@ QUEUES = {
     "department": "本部门待办", "to_verify": "待核查", "to_close": "待结案", "due_soon": "即将超期", "overdue": "已超期",
     "supervised": "督办件", "parked": "挂账", "extension": "延期申请", "mine": "我上报的", "all": "全部",
 }
+
+
+SORTS = {"due": "期限最近在前", "new": "最新上报在前", "old": "最早上报在前"}
 
 
 def _visible(actor: Actor) -> Any:
@@ -306,8 +338,9 @@ def queue_query(actor: Actor, queue: str) -> Select[tuple[Case]]:
 def list_cases(session: Session, actor: Actor, *, queue: str = "all", state: str | None = None,
                category: str | None = None, source: str | None = None, region: str | None = None,
                light: str | None = None, text: str | None = None, date_from: datetime | None = None,
-               date_to: datetime | None = None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    """A page of the actor's cases in a queue, filtered; with the total."""
+               date_to: datetime | None = None, sort: str = "due", limit: int = 50,
+               offset: int = 0) -> dict[str, Any]:
+    """A page of the actor's cases in a queue, filtered and sorted (SORTS); with the total."""
     require(actor, Action.CASE_VIEW)
     q = queue_query(actor, queue)
     if state:
@@ -337,8 +370,11 @@ def list_cases(session: Session, actor: Actor, *, queue: str = "all", state: str
                             "yellow": and_(Case.warn_at <= now, Case.due_at > now),
                             "green": Case.warn_at > now}.get(light, False))
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = list(session.scalars(q.order_by(Case.due_at.is_(None), Case.due_at, Case.id.desc())
-                                .limit(limit).offset(offset)))
+    if sort not in SORTS:
+        raise BadInput("invalid_sort", f"未知排序 {sort}", f"sort must be one of {', '.join(SORTS)}")
+    order = {"due": (Case.due_at.is_(None), Case.due_at, Case.id.desc()), "new": (Case.reported_at.desc(), Case.id.desc()),
+             "old": (Case.reported_at, Case.id)}[sort]
+    rows = list(session.scalars(q.order_by(*order).limit(limit).offset(offset)))
     names = _name_maps(session, rows)
     return {"total": total, "items": [case_summary(c, now, names) for c in rows]}
 
@@ -457,6 +493,42 @@ def mark_read(session: Session, actor: Actor, ids: list[int] | None = None) -> i
     for n in rows:
         n.read_at = clock.now()
     return len(rows)
+
+
+BULK_ACTIONS = ("dispatch", "supervise")
+
+
+def bulk_departments(session: Session, actor: Actor) -> list[dict[str, Any]]:
+    """Departments the actor's command centres may dispatch to (for bulk dispatch from a queue)."""
+    regions = [g.region_id for g in actor.grants
+               if g.role in (Role.TOWN_DISPATCHER, Role.CITY_DISPATCHER) and g.region_id]
+    if not regions:
+        return []
+    rows = session.scalars(select(Department).where(Department.region_id.in_(regions), Department.active.is_(True))
+                           .order_by(Department.code)).all()
+    return [{"code": d.code, "name": d.name} for d in rows]
+
+
+def bulk_act(session: Session, actor: Actor, items: list[tuple[str, int | None]], action: str,
+             payload: dict[str, Any], *, client: str = "web") -> list[dict[str, Any]]:
+    """Apply one action to several cases, each on its own (a savepoint per case): one refusal does not stop
+    the others. items are (number, the version the user saw). Returns per case: ok, or the reason."""
+    if action not in BULK_ACTIONS:
+        raise BadInput("bulk_not_allowed", "该操作不能批量执行", f"{action!r} cannot be applied in bulk",
+                       extra={"allowed": list(BULK_ACTIONS)})
+    if not items:
+        raise BadInput("nothing_selected", "请先勾选要处理的事件", "No case selected")
+    if len(items) > 100:
+        raise BadInput("too_many", "一次最多批量处理 100 件", "At most 100 cases at once")
+    out = []
+    for number, version in items:
+        try:
+            with session.begin_nested():
+                act(session, actor, number, action, dict(payload), expected_version=version, client=client)
+            out.append({"number": number, "ok": True})
+        except DomainError as exc:
+            out.append({"number": number, "ok": False, "message": exc.message_zh, "code": exc.code})
+    return out
 
 
 def dispatch_options(session: Session, case: Case) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from civicgrid.cases.models import Case, TimelineEntry
 from civicgrid.cases.workflow import SATISFACTION
 from civicgrid.config import get_settings
 from civicgrid.errors import BadInput, Conflict, DomainError, NotFound
+from civicgrid.geo.crs import haversine_m
 from civicgrid.portal.models import PublicReport
 
 PORTAL_USERNAME = "portal"
@@ -267,7 +268,7 @@ def nearby(session: Session, lon: float, lat: float, radius_m: float = 1000.0, l
         .limit(limit * 4)).all()
     out = []
     for c in rows:
-        dist = _metres(lon, lat, c.lon or lon, c.lat or lat)
+        dist = float(haversine_m(lon, lat, c.lon or lon, c.lat or lat))
         if dist <= radius_m:
             out.append({"title": c.title, "category_name": c.rules.get("name", ""), "stage": STAGES[c.state],
                         "reported_at": c.reported_at, "distance_m": max(100, math.ceil(dist / 100) * 100),
@@ -275,7 +276,3 @@ def nearby(session: Session, lon: float, lat: float, radius_m: float = 1000.0, l
     out.sort(key=lambda r: r["distance_m"])
     return out[:limit]
 
-
-def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    k = 111_320.0
-    return math.hypot((lon2 - lon1) * k * math.cos(math.radians((lat1 + lat2) / 2)), (lat2 - lat1) * k)

