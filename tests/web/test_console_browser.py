@@ -64,3 +64,55 @@ def test_merge_a_duplicate_picked_from_nearby_similar_cases(browser, live_url, e
     form.locator("button[type=submit]").click()
     expect(v.locator(".notice")).to_contain_text("操作已完成")
     expect(v.locator(".badges .state")).to_have_text("已合并")
+
+
+def _inside_away_from(geom, point, min_deg=0.0008):
+    """A point inside geom at least min_deg from point (so a click hits the grid, not a case dot)."""
+    import shapely
+
+    box = geom.bounds
+    for i in range(1, 40):
+        for j in range(1, 40):
+            p = shapely.Point(box[0] + (box[2] - box[0]) * i / 40, box[1] + (box[3] - box[1]) * j / 40)
+            if geom.buffer(-0.0003).contains(p) and p.distance(point) > min_deg:
+                return p
+    raise AssertionError("no inner point found")
+
+
+def test_console_map_shows_cases_by_light_and_a_grid_click_shows_its_cases(browser, live_url, engine):
+    import shapely
+
+    from civicgrid.geo.models import Region
+
+    number = _committed(engine, lambda s: report(s, title="地图上的事件").number)
+    with sessionmaker(bind=engine)() as s:
+        grid = shapely.from_wkb(s.scalars(select(Region.geom_wkb).where(Region.code == "441900003001001")).one())
+        lon, lat = s.execute(select(Case.lon, Case.lat).where(Case.number == number)).one()
+    for size in ("desktop", "phone"):
+        t = _as(browser, live_url, "town.dispatcher", size)
+        t.goto(live_url + "/map?region=441900003001")  # the village 岗贝, inside the dispatcher's town
+        t.wait_for_selector("#map[data-ready='1'][data-cases]", timeout=30_000)
+        assert int(t.locator("#map").get_attribute("data-cases")) >= 1
+        assert int(t.locator("#lc-green").inner_text()) >= 1
+        if size == "phone":
+            _shot(t, "map-cases-phone")
+            continue
+        p = _inside_away_from(grid, shapely.Point(lon, lat))
+        xy = t.evaluate("([x, y]) => window.cgMap.convertToPixel('geo', [x, y])", [p.x, p.y])
+        box = t.locator("#map").bounding_box()
+        t.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
+        panel = t.locator("#grid-panel")
+        expect(panel).to_contain_text("未结案")
+        expect(panel.locator("ul.grid-cases")).to_contain_text("地图上的事件")
+        _shot(t, "map-cases-grid-panel-desktop")
+        panel.get_by_role("link", name="查看该网格全部事件").click()
+        expect(t.locator(".total")).to_contain_text("件")
+        expect(t.locator("table.cases")).to_contain_text("地图上的事件")
+        _shot(t, "cases-of-a-grid-desktop")
+        t.goto(live_url + "/map?region=441900003001")
+        t.wait_for_selector("#map[data-ready='1'][data-cases]", timeout=30_000)
+        xy = t.evaluate("([x, y]) => window.cgMap.convertToPixel('geo', [x, y])", [lon, lat])
+        box = t.locator("#map").bounding_box()
+        t.mouse.click(box["x"] + xy[0], box["y"] + xy[1])  # a case dot opens its case
+        t.wait_for_url("**/cases/*")
+        assert not t.errors, t.errors  # type: ignore[attr-defined]

@@ -63,7 +63,9 @@ def test_clicking_a_grid_shows_its_code_village_and_workers(browser, live_url, e
     page = _page(browser, "desktop")
     _login(page, live_url, "town.dispatcher")
     page.goto(live_url + "/map?region=441900003001")
-    page.wait_for_selector("#map[data-ready='1']", timeout=30_000)
+    page.wait_for_selector("#map[data-ready='1'][data-cases]", timeout=30_000)
+    page.get_by_label("在地图上显示").uncheck()  # case dots (other tests' cases) would take the click
+    page.wait_for_selector("#map[data-cases='0']")
     xy = page.evaluate("([x, y]) => window.cgMap.convertToPixel('geo', [x, y])", [p.x, p.y])
     box = page.locator("#map").bounding_box()
     page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])

@@ -77,6 +77,18 @@ def export(fmt: str, queue: str = "all", state: str | None = None, category: str
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+@router.get("/cases/points", summary="地图事件点(未结案,按亮灯着色) Open cases as map points")
+def points(region: str = Query(..., description="区域代码(含下级)"), db: Session = DB,
+           actor: Actor = ACTOR) -> dict[str, Any]:
+    return service.case_points(db, actor, region)
+
+
+@router.get("/cases/summary", summary="区域/网格事件概况 Case counts of a region or grid")
+def summary(region: str = Query(..., description="区域或网格代码"), db: Session = DB,
+            actor: Actor = ACTOR) -> dict[str, Any]:
+    return service.region_case_summary(db, actor, region)
+
+
 @router.get("/cases/queues", summary="各队列件数 Queue counts")
 def queue_counts(db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
     counts = service.queue_counts(db, actor)

@@ -98,11 +98,15 @@ def extend(case: Case, cal: WorkCalendar, hours: float) -> None:
 
 def light(case: Case, now: datetime) -> str | None:
     """green / yellow / red for a running step; None when no deadline runs."""
-    if case.closed or case.due_at is None:
+    return None if case.closed else light_at(case.warn_at, case.due_at, now)
+
+
+def light_at(warn_at: datetime | None, due_at: datetime | None, now: datetime) -> str | None:
+    if due_at is None:
         return None
-    if now >= case.due_at:
+    if now >= due_at:
         return "red"
-    if case.warn_at is not None and now >= case.warn_at:
+    if warn_at is not None and now >= warn_at:
         return "yellow"
     return "green"
 

@@ -17,6 +17,7 @@ from civicgrid.cases import service
 from civicgrid.cases.engine import NOTIFY_TEXT
 from civicgrid.cases.workflow import ACTION_LABELS, LEVEL_LABELS, SATISFACTION, STATES, SUPERVISION_GRADES
 from civicgrid.errors import DomainError
+from civicgrid.geo import service as geo
 from civicgrid.matters import service as matters
 from civicgrid.web.deps import current_actor, get_db, render
 
@@ -39,7 +40,7 @@ def _default_queue(actor: Actor) -> str:
     return "all"
 
 
-FILTERS = ("q", "state", "light", "source", "category", "sort")
+FILTERS = ("q", "state", "light", "source", "category", "sort", "region")
 
 
 def _list_ctx(request: Request, db: Session, actor: Actor, queue: str | None, page: int) -> dict[str, Any]:
@@ -52,14 +53,15 @@ def _list_ctx(request: Request, db: Session, actor: Actor, queue: str | None, pa
     page = max(page, 1)
     result = service.list_cases(db, actor, queue=queue, text=f["q"] or None, state=f["state"] or None,
                                 light=f["light"] or None, source=f["source"] or None,
-                                category=f["category"] or None, sort=f["sort"] or "due",
+                                category=f["category"] or None, sort=f["sort"] or "due", region=f["region"] or None,
                                 limit=PAGE, offset=(page - 1) * PAGE)
     query = urlencode({"queue": queue, **{k: v for k, v in f.items() if v}})
+    region_name = geo.get_region(db, actor, f["region"]).name if f["region"] else ""
     bulk = can_bulk(actor)
     return {"queue": queue, "queues": service.QUEUES, "counts": service.queue_counts(db, actor), "result": result,
             "f": f, "query": query, "page": page, "pages": max(1, -(-result["total"] // PAGE)), "states": STATES,
             "sources": SOURCES, "sorts": service.SORTS, "classes": _classes(db, actor),
-            "can_report": can(actor, Action.CASE_REPORT), "bulk": bulk,
+            "can_report": can(actor, Action.CASE_REPORT), "bulk": bulk, "region_name": region_name,
             "bulk_departments": service.bulk_departments(db, actor) if bulk else [], "grades": SUPERVISION_GRADES}
 
 
@@ -103,8 +105,8 @@ def case_bulk(request: Request, action: str = Form(""), pick: list[str] = Form([
 
 @router.get("/cases/counts")
 def case_counts(request: Request, queue: str = "all", db: Session = DB, actor: Actor = ACTOR) -> Response:
-    return render(request, "cases/list.html", {"queue": queue, "queues": service.QUEUES,
-                                               "counts": service.queue_counts(db, actor)}, block="counts")
+    return render(request, "cases/_counts.html", {"queue": queue, "queues": service.QUEUES,
+                                                  "counts": service.queue_counts(db, actor)})
 
 
 def _detail_ctx(db: Session, actor: Actor, number: str) -> dict[str, Any]:

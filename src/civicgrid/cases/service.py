@@ -278,6 +278,42 @@ QUEUES = {
 }
 
 
+def case_points(session: Session, actor: Actor, region_code: str, *, limit: int = 5000) -> dict[str, Any]:
+    """Open cases of a region the actor may see, as map points [lon, lat, number, light, title, state label]."""
+    require(actor, Action.CASE_VIEW)
+    region = geo.get_region(session, actor, region_code)
+    rows = session.execute(select(Case.lon, Case.lat, Case.number, Case.title, Case.state, Case.warn_at, Case.due_at)
+                           .where(_visible(actor), Case.closed.is_(False), Case.lon.is_not(None),
+                                  Case.region_path.startswith(region.path))
+                           .order_by(Case.due_at.is_(None), Case.due_at).limit(limit + 1)).all()
+    now = clock.now()
+    points = [[round(r.lon, 6), round(r.lat, 6), r.number, deadlines.light_at(r.warn_at, r.due_at, now) or "none",
+               r.title, STATES[r.state]] for r in rows[:limit]]
+    return {"points": points, "truncated": len(rows) > limit}
+
+
+def region_case_summary(session: Session, actor: Actor, region_code: str) -> dict[str, Any]:
+    """What a click on a grid (or any region) shows: open, overdue, reported and closed in 30 days, and the
+    open cases due first."""
+    from datetime import timedelta
+
+    require(actor, Action.CASE_VIEW)
+    region = geo.get_region(session, actor, region_code)
+    base = select(Case).where(_visible(actor), Case.region_path.startswith(region.path))
+    now = clock.now()
+    since = now - timedelta(days=30)
+
+    def count(*conds: Any) -> int:
+        return session.scalar(select(func.count()).select_from(base.where(*conds).subquery())) or 0
+    open_rows = list_cases(session, actor, region=region_code, open_only=True, limit=8)["items"]
+    return {"code": region.code, "name": region.name,
+            "open": count(Case.closed.is_(False)),
+            "overdue": count(Case.closed.is_(False), Case.due_at <= now),
+            "reported_30d": count(Case.reported_at >= since),
+            "closed_30d": count(Case.state == "closed", Case.closed_at >= since),
+            "cases": open_rows}
+
+
 SORTS = {"due": "期限最近在前", "new": "最新上报在前", "old": "最早上报在前"}
 
 
@@ -338,7 +374,7 @@ def queue_query(actor: Actor, queue: str) -> Select[tuple[Case]]:
 def list_cases(session: Session, actor: Actor, *, queue: str = "all", state: str | None = None,
                category: str | None = None, source: str | None = None, region: str | None = None,
                light: str | None = None, text: str | None = None, date_from: datetime | None = None,
-               date_to: datetime | None = None, sort: str = "due", limit: int = 50,
+               date_to: datetime | None = None, sort: str = "due", open_only: bool = False, limit: int = 50,
                offset: int = 0) -> dict[str, Any]:
     """A page of the actor's cases in a queue, filtered and sorted (SORTS); with the total."""
     require(actor, Action.CASE_VIEW)
@@ -347,6 +383,8 @@ def list_cases(session: Session, actor: Actor, *, queue: str = "all", state: str
         if state not in STATES:
             raise BadInput("invalid_state", f"未知状态 {state}", f"Unknown state {state!r}")
         q = q.where(Case.state == state)
+    if open_only:
+        q = q.where(Case.closed.is_(False))
     if category:
         q = q.where(Case.category_code.startswith(category))
     if source:
