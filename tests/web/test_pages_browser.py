@@ -42,7 +42,8 @@ def test_wrong_password_shows_chinese_error_and_keeps_username(browser, live_url
 def test_map_shows_the_users_scope(browser, live_url, size, user, scope_name, count_text):
     page = _page(browser, size)
     _login(page, live_url, user)
-    expect(page).to_have_url(live_url + "/cases")  # people who work cases land on their queues
+    # desk staff land on their queues, grid workers on their phone workbench
+    expect(page).to_have_url(live_url + ("/work" if user == "grid.worker" else "/cases"))
     page.goto(live_url + "/map")
     expect(page.locator("#focus-name")).to_have_text(scope_name)
     expect(page.locator(".stats")).to_contain_text(count_text)

@@ -81,9 +81,12 @@ def password_submit(request: Request, old_password: str = Form(""), new_password
 
 @router.get("/")
 def home(actor: Actor = Depends(current_actor)) -> Response:
-    """Staff who work cases land on their queues; everyone else on the map."""
+    """Desk staff land on their queues, grid workers and citizens on their phone workbench, others on the map."""
     from civicgrid.access.policy import Role
 
-    workers = {Role.VILLAGE_OPERATOR, Role.TOWN_DISPATCHER, Role.CITY_DISPATCHER, Role.DEPARTMENT_HANDLER,
-               Role.GRID_WORKER}
-    return RedirectResponse("/cases" if actor.roles & workers else "/map", status_code=303)
+    desks = {Role.VILLAGE_OPERATOR, Role.TOWN_DISPATCHER, Role.CITY_DISPATCHER, Role.DEPARTMENT_HANDLER}
+    if actor.roles & desks:
+        return RedirectResponse("/cases", status_code=303)
+    if actor.roles & {Role.GRID_WORKER, Role.CITIZEN}:  # on a phone: the workbench
+        return RedirectResponse("/work", status_code=303)
+    return RedirectResponse("/map", status_code=303)

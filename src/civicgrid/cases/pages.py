@@ -178,6 +178,24 @@ def read_upload(upload: UploadFile | None) -> bytes:
     return upload.file.read(int(get_settings().upload_max_mb * 1024 * 1024) + 1)
 
 
+# the queues a phone user's workbench shows first, by role
+WORK_TILES = {"grid_worker": ("to_verify", "mine", "overdue"), "citizen": ("mine",)}
+
+
+@router.get("/work")
+def workbench(request: Request, db: Session = DB, actor: Actor = ACTOR) -> Response:
+    """A phone user's start page: report, the tasks waiting, my latest reports, my grid, messages."""
+    counts = service.queue_counts(db, actor)
+    tiles = []
+    for g in actor.grants:
+        tiles += [q for q in WORK_TILES.get(g.role.value, ()) if q in counts and q not in tiles]
+    ctx = {"counts": counts, "tiles": tiles or [q for q, n in counts.items() if n][:4], "queues": service.QUEUES,
+           "verify": service.list_cases(db, actor, queue="to_verify", limit=5)["items"] if "to_verify" in tiles else [],
+           "mine": service.list_cases(db, actor, queue="mine", sort="new", limit=5)["items"],
+           "can_report": can(actor, Action.CASE_REPORT), "has_grid": bool(actor.grid_ids)}
+    return render(request, "cases/work.html", ctx)
+
+
 @router.get("/inbox")
 def inbox_page(request: Request, unread: bool = False, page: int = 1, db: Session = DB,
                actor: Actor = ACTOR) -> Response:

@@ -417,15 +417,32 @@ def list_cases(session: Session, actor: Actor, *, queue: str = "all", state: str
     return {"total": total, "items": [case_summary(c, now, names) for c in rows]}
 
 
+_DESK = ("to_accept", "to_dispatch", "returned", "in_handling", "to_close", "due_soon", "overdue", "supervised",
+         "parked", "extension", "mine")
+# the queues each role works from (the console shows these; every queue stays reachable by its URL)
+ROLE_QUEUES: dict[Role, tuple[str, ...]] = {
+    Role.VILLAGE_OPERATOR: ("to_accept", "to_dispatch", "returned", "in_handling", "to_close", "due_soon", "overdue",
+                            "supervised", "parked", "mine"),
+    Role.TOWN_DISPATCHER: _DESK, Role.CITY_DISPATCHER: _DESK,
+    Role.DEPARTMENT_HANDLER: ("department", "due_soon", "overdue", "supervised"),
+    Role.GRID_WORKER: ("to_verify", "mine", "due_soon", "overdue"),
+    Role.CITIZEN: ("mine",),
+}
+
+
+def queues_for(actor: Actor) -> list[str]:
+    """The actor's queues in console order; roles without a desk (leader, admin, integration) see them all."""
+    wanted = set()
+    for g in actor.grants:
+        wanted.update(ROLE_QUEUES.get(g.role, tuple(QUEUES)))
+    return [q for q in QUEUES if q in wanted and q != "all"]
+
+
 def queue_counts(session: Session, actor: Actor) -> dict[str, int]:
     """How many cases wait in each of the actor's queues (for the console's badges)."""
     require(actor, Action.CASE_VIEW)
-    out = {}
-    for name in QUEUES:
-        if name == "all":
-            continue
-        out[name] = session.scalar(select(func.count()).select_from(queue_query(actor, name).subquery())) or 0
-    return out
+    return {name: session.scalar(select(func.count()).select_from(queue_query(actor, name).subquery())) or 0
+            for name in queues_for(actor)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,12 @@
     const out = document.getElementById(i.dataset.name);
     if (out) out.textContent = i.files.length ? i.files[0].name : "未选择照片";
   }));
+  // on a phone: filters folded away (unless some are set), the current queue tab scrolled into view
+  const narrow = window.matchMedia("(max-width: 720px)").matches;
+  const box = document.querySelector("details.filter-box");
+  if (box && narrow && !new URLSearchParams(location.search).toString().match(/(^|&)(q|state|light|source|category|region)=[^&]/)) box.open = false;
+  const tab = document.querySelector(".queue-tabs a[aria-current]");
+  if (tab && narrow) tab.scrollIntoView({ block: "nearest", inline: "center" });
   const bulk = document.getElementById("bulk-form");
   if (bulk) {
     const count = () => { const n = bulk.querySelectorAll("input.pick:checked").length;
@@ -28,6 +34,21 @@
   const chips = document.getElementById("cat-suggest"), title = document.getElementById("title");
   const pick = (code) => { sel.value = code; sel.dispatchEvent(new Event("change")); };
   chips.addEventListener("click", (e) => { const b = e.target.closest(".chip"); if (b) pick(b.dataset.code); });
+  // recent choices on this phone (no server round trip): the last five categories used to report
+  const RECENT = "cg-recent-categories", recentBox = document.getElementById("cat-recent");
+  const recent = () => { try { return JSON.parse(localStorage.getItem(RECENT) || "[]"); } catch (e) { return []; } };
+  const known = new Set([...sel.options].map((o) => o.value));
+  const shown = recent().filter((r) => known.has(r.code));
+  if (recentBox && shown.length) {
+    recentBox.innerHTML = '<span class="muted small">最近使用:</span>' + shown.map((r) =>
+      `<button type="button" class="chip" data-code="${r.code}">${r.name.replace(/[<>&"]/g, "")}</button>`).join("");
+    recentBox.addEventListener("click", (e) => { const b = e.target.closest(".chip"); if (b) pick(b.dataset.code); });
+  }
+  form.addEventListener("submit", () => {
+    const o = sel.selectedOptions[0]; if (!o) return;
+    const list = [{ code: o.value, name: o.textContent.trim() }, ...recent().filter((r) => r.code !== o.value)].slice(0, 5);
+    try { localStorage.setItem(RECENT, JSON.stringify(list)); } catch (e) { /* private mode */ }
+  });
   search.addEventListener("input", () => {
     const q = search.value.trim();
     sel.querySelectorAll("option").forEach((o) => { o.hidden = q && !o.textContent.includes(q) && !o.parentElement.label.includes(q); });
