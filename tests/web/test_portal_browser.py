@@ -101,6 +101,17 @@ def test_a_citizen_reports_tracks_and_rates_through_the_portal(browser, live_url
         body = page.locator("main").inner_text()
         assert "13800138000" not in body and number not in body and "尾号" not in body
         _shot(page, f"portal-nearby-{size}")
+    # a foreign resident switches the portal to English
+    p.get_by_role("link", name="English").click()
+    expect(p.locator("h1")).to_have_text("Nearby")
+    p.goto(live_url + "/public/report")
+    expect(p.get_by_label("What is the problem?")).to_be_visible()
+    expect(p.locator("#pick-map[data-ready='1']")).to_be_visible(timeout=15000)
+    p.get_by_role("button", name="Use my location").click()
+    expect(p.locator("#loc-text")).to_contain_text("My location")
+    _shot(p, "portal-report-en-phone")
+    p.get_by_role("link", name="中文").click()
+    expect(p.locator("h1")).to_have_text("反映问题")
     for page in (p, d):
         assert not page.errors, page.errors  # type: ignore[attr-defined]
 

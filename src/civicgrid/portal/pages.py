@@ -10,9 +10,10 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from civicgrid import i18n
 from civicgrid.cases.pages import PHOTO_ERRORS, read_upload, report_values
 from civicgrid.cases.workflow import SATISFACTION
 from civicgrid.errors import DomainError
@@ -28,7 +29,9 @@ LAYOUT = "portal/layout.html"
 def _page(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
     """Render a portal page with a fresh form token (and its cookie)."""
     token = request.cookies.get(COOKIE) or uuid.uuid4().hex
-    response = render(request, name, {"layout": LAYOUT, "form_token": token, **ctx}, status_code=status)
+    strings = i18n.js_strings(request.cookies.get(i18n.COOKIE, ""))
+    response = render(request, name, {"layout": LAYOUT, "form_token": token, "js_strings": strings, **ctx},
+                      status_code=status)
     issue_form_token(response, COOKIE, token)
     return response
 
@@ -37,6 +40,16 @@ def _expired(request: Request, token: str) -> DomainError | None:
     if form_token_ok(request, token, COOKIE):
         return None
     return DomainError("csrf_failed", "页面已过期,请刷新后重新提交", "Form token missing or wrong", status=403)
+
+
+@router.get("/lang")
+def choose_language(to: str = "", next: str = "/public") -> Response:
+    """Switch the pages' language (a cookie for a year) and go back where the user was."""
+    from civicgrid.access.pages import safe_next
+
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(i18n.COOKIE, i18n.pick(to), max_age=365 * 86400, samesite="lax")
+    return response
 
 
 @router.get("/public")

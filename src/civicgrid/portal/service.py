@@ -70,7 +70,7 @@ def new_challenge() -> dict[str, str]:
     body = {"s": a + b, "e": int(clock.now().timestamp()) + 1200, "n": secrets.token_hex(8)}
     raw = base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
     sig = hmac.new(_key("challenge"), raw.encode(), hashlib.sha256).hexdigest()[:32]
-    return {"question": f"{a} 加 {b} 等于几?", "token": f"{raw}.{sig}"}
+    return {"question": f"{a} 加 {b} 等于几?", "a": str(a), "b": str(b), "token": f"{raw}.{sig}"}
 
 
 def check_challenge(token: str, answer: str) -> str:

@@ -119,7 +119,11 @@ def wants_html(request: Request) -> bool:
 def render(request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200,
            block: str | None = None) -> HTMLResponse:
     """Render a page, or only its named block when htmx asks (HX-Request) and block is given."""
+    from civicgrid import i18n
+
+    locale = i18n.pick(request.cookies.get(i18n.COOKIE))
     ctx: dict[str, Any] = {"request": request, "actor": getattr(request.state, "actor", None),
+                           "_": i18n.Translator(locale), "locale": locale, "locales": i18n.LOCALES,
                            "csrf_token": getattr(request.state, "csrf", ""),
                            "unread_notes": getattr(request.state, "unread", 0)}
     ctx.update(context or {})

@@ -2,12 +2,13 @@
 // browser geolocation with a map-pick fallback (boundaries drawn by ECharts; no tiles).
 (function () {
   "use strict";
+  const t = (s) => (window.cgT || {})[s] || s;  // strings translated by the page (i18n.JS_STRINGS)
   document.querySelectorAll("form").forEach((f) => f.addEventListener("submit", () => {
-    f.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = true; b.textContent = "提交中…"; });
+    f.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = true; b.textContent = t("提交中…"); });
   }));
   document.querySelectorAll("input[type=file][data-name]").forEach((i) => i.addEventListener("change", () => {
     const out = document.getElementById(i.dataset.name);
-    if (out) out.textContent = i.files.length ? i.files[0].name : "未选择照片";
+    if (out) out.textContent = i.files.length ? i.files[0].name : t("未选择照片");
   }));
   // on a phone: filters folded away (unless some are set), the current queue tab scrolled into view
   const narrow = window.matchMedia("(max-width: 720px)").matches;
@@ -40,7 +41,7 @@
   const known = new Set([...sel.options].map((o) => o.value));
   const shown = recent().filter((r) => known.has(r.code));
   if (recentBox && shown.length) {
-    recentBox.innerHTML = '<span class="muted small">最近使用:</span>' + shown.map((r) =>
+    recentBox.innerHTML = '<span class="muted small">' + t("最近使用:") + '</span>' + shown.map((r) =>
       `<button type="button" class="chip" data-code="${r.code}">${r.name.replace(/[<>&"]/g, "")}</button>`).join("");
     recentBox.addEventListener("click", (e) => { const b = e.target.closest(".chip"); if (b) pick(b.dataset.code); });
   }
@@ -70,10 +71,10 @@
   const setPoint = (x, y, how) => { lon.value = x.toFixed(6); lat.value = y.toFixed(6); crs.value = "wgs84";
     text.textContent = `${how}:${x.toFixed(5)}, ${y.toFixed(5)}`; if (window.cgPick) window.cgPick(x, y); };
   document.getElementById("locate-me").addEventListener("click", () => {
-    if (!navigator.geolocation) { text.textContent = "浏览器不支持定位,请在地图上点选"; return; }
-    text.textContent = "正在定位…";
-    navigator.geolocation.getCurrentPosition((p) => setPoint(p.coords.longitude, p.coords.latitude, "当前位置"),
-      () => { text.textContent = "无法获取定位(未授权或无信号),请在地图上点选"; }, { enableHighAccuracy: true, timeout: 10000 });
+    if (!navigator.geolocation) { text.textContent = t("浏览器不支持定位,请在地图上点选"); return; }
+    text.textContent = t("正在定位…");
+    navigator.geolocation.getCurrentPosition((p) => setPoint(p.coords.longitude, p.coords.latitude, t("当前位置")),
+      () => { text.textContent = t("无法获取定位(未授权或无信号),请在地图上点选"); }, { enableHighAccuracy: true, timeout: 10000 });
   });
   const el = document.getElementById("pick-map");
   const source = form.dataset.boundaries ? fetch(form.dataset.boundaries)
@@ -88,7 +89,7 @@
         emphasis: { label: { show: false }, itemStyle: { areaColor: "#dbeafe" } } }, series: [point] });
       window.cgPick = (x, y) => chart.setOption({ series: [{ data: [[x, y]] }] });
       if (lon.value) window.cgPick(+lon.value, +lat.value);
-      chart.getZr().on("click", (e) => { const c = chart.convertFromPixel("geo", [e.offsetX, e.offsetY]); if (c) setPoint(c[0], c[1], "地图选点"); });
+      chart.getZr().on("click", (e) => { const c = chart.convertFromPixel("geo", [e.offsetX, e.offsetY]); if (c) setPoint(c[0], c[1], t("地图选点")); });
       el.dataset.ready = "1";
     });
   window.addEventListener("load", draw);

@@ -2,6 +2,7 @@
 // around it; a click on the map or "use my location" chooses the point and reloads the list.
 (function () {
   "use strict";
+  const t = (s) => (window.cgT || {})[s] || s;  // strings translated by the page (i18n.JS_STRINGS)
   const el = document.getElementById("nearby-map");
   if (!el) return;
   const form = document.getElementById("nearby-form");
@@ -10,10 +11,10 @@
   const choose = (x, y) => { lon.value = x.toFixed(6); lat.value = y.toFixed(6); form.submit(); };
   document.getElementById("radius").addEventListener("change", () => { if (lon.value) form.submit(); });
   document.getElementById("locate-me").addEventListener("click", () => {
-    if (!navigator.geolocation) { text.textContent = "浏览器不支持定位,请在地图上点选"; return; }
-    text.textContent = "正在定位…";
+    if (!navigator.geolocation) { text.textContent = t("浏览器不支持定位,请在地图上点选"); return; }
+    text.textContent = t("正在定位…");
     navigator.geolocation.getCurrentPosition((p) => choose(p.coords.longitude, p.coords.latitude),
-      () => { text.textContent = "无法获取定位(未授权或无信号),请在地图上点选"; }, { enableHighAccuracy: true, timeout: 10000 });
+      () => { text.textContent = t("无法获取定位(未授权或无信号),请在地图上点选"); }, { enableHighAccuracy: true, timeout: 10000 });
   });
   const points = JSON.parse(document.getElementById("nearby-points").textContent || "[]");
   const colour = { "已办结": "#16a34a", "不予受理": "#6b7280" };
@@ -24,7 +25,7 @@
     const here = lon.value ? [[+lon.value, +lat.value]] : [];
     chart.setOption({
       animation: false,
-      tooltip: { trigger: "item", formatter: (p) => p.seriesIndex === 1 ? `${p.name}<br>${p.data.stage}` : p.name },
+      tooltip: { trigger: "item", formatter: (p) => p.seriesIndex === 1 ? `${p.name}<br>${t(p.data.stage)}` : p.name },
       geo: { map: "towns", roam: true, center: here.length ? here[0] : undefined, zoom: here.length ? 12 : 1,
         itemStyle: { areaColor: "#eff6ff", borderColor: "#93c5fd" }, label: { show: !here.length, fontSize: 10, color: "#64748b" },
         emphasis: { itemStyle: { areaColor: "#dbeafe" } } },
