@@ -116,3 +116,17 @@ def test_console_map_shows_cases_by_light_and_a_grid_click_shows_its_cases(brows
         t.mouse.click(box["x"] + xy[0], box["y"] + xy[1])  # a case dot opens its case
         t.wait_for_url("**/cases/*")
         assert not t.errors, t.errors  # type: ignore[attr-defined]
+
+
+def test_a_new_case_appears_on_the_right_dispatchers_screen_within_seconds(browser, live_url, engine):
+    v = _as(browser, live_url, "village.operator")  # 岗贝's workstation: the grid's case lands here
+    v.goto(live_url + "/cases?queue=to_accept&sort=new")
+    before = v.locator(".queue-tabs a[data-queue=to_accept] .badge").inner_text()
+    t = _as(browser, live_url, "town.dispatcher")  # the town does not accept village reports
+    t.goto(live_url + "/cases?queue=to_accept")
+    number = _committed(engine, lambda s: report(s, title="实时出现的新事件").number)
+    expect(v.locator("table.cases")).to_contain_text(number, timeout=15_000)  # no reload
+    expect(v.locator(".queue-tabs a[data-queue=to_accept] .badge")).not_to_have_text(before, timeout=15_000)
+    _shot(v, "console-live-new-case-desktop")
+    t.wait_for_timeout(11_000)  # a full refresh period later the town's queue still does not show it
+    assert number not in t.locator("#rows").inner_text()
