@@ -64,6 +64,7 @@ def test_a_case_page_at_every_size(browser, live_url, engine):
         page = _as(browser, live_url, "village.operator", "phone" if size == "phone" else "desktop")
         page.set_viewport_size(SIZES[size])
         page.goto(live_url + f"/cases/{number}")
+        page.wait_for_selector("#case-map[data-ready='1']", timeout=15_000)  # its grid and point on a map
         _check(page, f"page-case-detail-{size}")
         page.context.close()
 

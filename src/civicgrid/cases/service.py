@@ -220,6 +220,7 @@ def case_detail(session: Session, actor: Actor, number: str) -> dict[str, Any]:
     now = clock.now()
     out = case_summary(case, now, _name_maps(session, [case]))
     out["description"] = case.description
+    out["grid_code"] = session.scalar(select(Region.code).where(Region.id == case.grid_id)) if case.grid_id else None
     out["reporter_name"] = case.reporter_name
     out["rules"] = {k: case.rules.get(k) for k in ("code", "name", "revision", "time_limits", "hours_mode",
                                                     "village_may_close", "closing_standard")}

@@ -16,6 +16,21 @@
   if (box && narrow && !new URLSearchParams(location.search).toString().match(/(^|&)(q|state|light|source|category|region)=[^&]/)) box.open = false;
   const tab = document.querySelector(".queue-tabs a[aria-current]");
   if (tab && narrow) tab.scrollIntoView({ block: "nearest", inline: "center" });
+  // the case page: the case's grid and its point (no tiles)
+  const caseMap = document.getElementById("case-map");
+  if (caseMap) window.addEventListener("load", () => {
+    fetch("/api/v1/regions/geojson?" + new URLSearchParams({ parent: caseMap.dataset.grid, level: "grid" }), { credentials: "same-origin" })
+      .then((r) => r.ok ? r.json() : null).then((fc) => {
+        if (!fc || !window.echarts) return;
+        echarts.registerMap("case-grid", fc);
+        const chart = echarts.init(caseMap);
+        const pt = caseMap.dataset.lon ? [[+caseMap.dataset.lon, +caseMap.dataset.lat]] : [];
+        chart.setOption({ animation: false, geo: { map: "case-grid", roam: true, silent: true,
+          itemStyle: { areaColor: "#eff6ff", borderColor: "#1e3a8a", borderWidth: 1.5 } },
+          series: [{ type: "scatter", coordinateSystem: "geo", symbol: "pin", symbolSize: 26, itemStyle: { color: "#dc2626" }, data: pt }] });
+        caseMap.dataset.ready = "1";
+      });
+  });
   const bulk = document.getElementById("bulk-form");
   if (bulk) {
     const count = () => { const n = bulk.querySelectorAll("input.pick:checked").length;
