@@ -71,3 +71,33 @@ def test_two_dispatchers_accepting_at_once_one_wins(committed_case):
         entries = s.scalars(select(TimelineEntry).where(TimelineEntry.case_id == case.id)).all()
         assert len(entries) == 2  # the report and the one winning action
         assert engine.replay(entries) == case.state
+
+
+def test_the_same_report_sent_twice_at_once_makes_one_case(engine_pg):
+    import uuid
+
+    factory = sessionmaker(bind=engine_pg, expire_on_commit=False)
+    key = uuid.uuid4().hex
+    barrier = threading.Barrier(3)
+    numbers: list[tuple[str, bool]] = []
+
+    def send() -> None:
+        with unit_of_work(factory) as s:
+            who = load_actor(s, s.scalars(select(User).where(User.username == "grid.worker")).one())
+            lon, lat = point_in(s, "441900003001003")
+            barrier.wait()
+            case, created = service.report_case(s, who, {"title": "同时重复提交", "category": "E0102", "lon": lon,
+                                                         "lat": lat}, idempotency_key=key)
+            numbers.append((case.number, created))
+
+    threads = [threading.Thread(target=send) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({n for n, _ in numbers}) == 1 and sorted(c for _, c in numbers) == [False, False, True]
+    with unit_of_work(factory) as s:
+        cid = s.scalar(select(Case.id).where(Case.number == numbers[0][0]))
+        for model in (Notification, TimelineEntry, IdempotencyKey):
+            s.execute(delete(model).where(model.case_id == cid))
+        s.execute(delete(Case).where(Case.id == cid))

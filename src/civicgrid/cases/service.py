@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from civicgrid import clock
@@ -146,16 +147,41 @@ def report_case(session: Session, actor: Actor, payload: dict[str, Any], *, idem
                 holder_region_id=holder.id, holder_path=holder.path,
                 reporter_id=actor.user_id if source != "hotline" else None,
                 reporter_name=reporter_name, reporter_phone=str(payload.get("reporter_phone") or "")[:20])
-    session.add(case)
-    session.flush()
+    try:
+        # the case row and its idempotency key first, in a savepoint: a concurrent retry of the same report
+        # (double click, network retry) fails here on the unique keys, before anything else is written
+        with session.begin_nested():
+            session.add(case)
+            session.flush()
+            if idempotency_key:
+                session.add(IdempotencyKey(actor_key=actor_key, key=idempotency_key[:100], body_hash=body,
+                                           case_id=case.id))
+                session.flush()
+    except IntegrityError:
+        return _already_filed(session, actor_key, idempotency_key, body, source, external)
     case.number = f"{clock.today():%Y%m%d}{case.id:07d}"
     engine.open_case(session, actor, case, note=str(payload.get("description") or "")[:2000],
                      data={"source": source, "category": cat.code, "grid": grid.code,
                            "photos": payload.get("photos") or []},
                      client=client, lon=lon, lat=lat)
-    if idempotency_key:
-        session.add(IdempotencyKey(actor_key=actor_key, key=idempotency_key[:100], body_hash=body, case_id=case.id))
     return case, True
+
+
+def _already_filed(session: Session, actor_key: str, key: str | None, body: str, source: str,
+                   external: str | None) -> tuple[Case, bool]:
+    """The case a concurrent twin of this report created (it committed first: PostgreSQL made us wait)."""
+    if key:
+        hit = session.scalars(select(IdempotencyKey).where(IdempotencyKey.actor_key == actor_key,
+                                                           IdempotencyKey.key == key)).first()
+        if hit is not None:
+            if hit.body_hash != body:
+                raise Conflict("idempotency_mismatch", "同一个幂等键已用于内容不同的上报",
+                               "This Idempotency-Key was used with a different body")
+            return session.get(Case, hit.case_id), False  # type: ignore[return-value]
+    dup = session.scalars(select(Case).where(Case.source == source, Case.external_key == external)).first()
+    if external and dup is not None:
+        return dup, False
+    raise Conflict("report_conflict", "上报与另一请求冲突,请重试", "The report collided with a concurrent one; retry")
 
 
 def get_case(session: Session, actor: Actor, number: str) -> Case:
