@@ -102,19 +102,10 @@ def report_case(session: Session, actor: Actor, payload: dict[str, Any], *, idem
     source = _source_for(actor, payload.get("source"))
     actor_key = str(actor.user_id)
     body = _body_hash(payload)
-    if idempotency_key:
-        hit = session.scalars(select(IdempotencyKey).where(IdempotencyKey.actor_key == actor_key,
-                                                           IdempotencyKey.key == idempotency_key)).first()
-        if hit is not None:
-            if hit.body_hash != body:
-                raise Conflict("idempotency_mismatch", "同一个幂等键已用于内容不同的上报",
-                               "This Idempotency-Key was used with a different body")
-            return session.get(Case, hit.case_id), False  # type: ignore[return-value]
     external = str(payload.get("external_key") or "").strip() or None
-    if external:
-        dup = session.scalars(select(Case).where(Case.source == source, Case.external_key == external)).first()
-        if dup is not None:
-            return dup, False
+    earlier = _already_filed(session, actor_key, idempotency_key, body, source, external)
+    if earlier is not None:
+        return earlier, False
     title = str(payload.get("title") or "").strip()
     if not title:
         raise BadInput("title_required", "请填写事件标题", "title is required", extra={"field": "title"})
@@ -158,7 +149,11 @@ def report_case(session: Session, actor: Actor, payload: dict[str, Any], *, idem
                                            case_id=case.id))
                 session.flush()
     except IntegrityError:
-        return _already_filed(session, actor_key, idempotency_key, body, source, external)
+        twin = _already_filed(session, actor_key, idempotency_key, body, source, external)
+        if twin is None:
+            raise Conflict("report_conflict", "上报与另一请求冲突,请重试",
+                           "The report collided with a concurrent one; retry") from None
+        return twin, False
     case.number = f"{clock.today():%Y%m%d}{case.id:07d}"
     engine.open_case(session, actor, case, note=str(payload.get("description") or "")[:2000],
                      data={"source": source, "category": cat.code, "grid": grid.code,
@@ -168,8 +163,9 @@ def report_case(session: Session, actor: Actor, payload: dict[str, Any], *, idem
 
 
 def _already_filed(session: Session, actor_key: str, key: str | None, body: str, source: str,
-                   external: str | None) -> tuple[Case, bool]:
-    """The case a concurrent twin of this report created (it committed first: PostgreSQL made us wait)."""
+                   external: str | None) -> Case | None:
+    """The case this report already made: same idempotency key (a different body is 409), or the same
+    external ticket number from the same source."""
     if key:
         hit = session.scalars(select(IdempotencyKey).where(IdempotencyKey.actor_key == actor_key,
                                                            IdempotencyKey.key == key)).first()
@@ -177,11 +173,10 @@ def _already_filed(session: Session, actor_key: str, key: str | None, body: str,
             if hit.body_hash != body:
                 raise Conflict("idempotency_mismatch", "同一个幂等键已用于内容不同的上报",
                                "This Idempotency-Key was used with a different body")
-            return session.get(Case, hit.case_id), False  # type: ignore[return-value]
-    dup = session.scalars(select(Case).where(Case.source == source, Case.external_key == external)).first()
-    if external and dup is not None:
-        return dup, False
-    raise Conflict("report_conflict", "上报与另一请求冲突,请重试", "The report collided with a concurrent one; retry")
+            return session.get(Case, hit.case_id)
+    if external:
+        return session.scalars(select(Case).where(Case.source == source, Case.external_key == external)).first()
+    return None
 
 
 def get_case(session: Session, actor: Actor, number: str) -> Case:
