@@ -85,7 +85,10 @@
   const text = document.getElementById("loc-text");
   const setPoint = (x, y, how) => { lon.value = x.toFixed(6); lat.value = y.toFixed(6); crs.value = "wgs84";
     text.textContent = `${how}:${x.toFixed(5)}, ${y.toFixed(5)}`; if (window.cgPick) window.cgPick(x, y); };
-  document.getElementById("locate-me").addEventListener("click", () => {
+  const locateBtn = document.getElementById("locate-me");
+  locateBtn.disabled = false;  // rendered disabled: a tap before this script ran would do nothing
+  locateBtn.removeAttribute("title");
+  locateBtn.addEventListener("click", () => {
     if (!navigator.geolocation) { text.textContent = t("浏览器不支持定位,请在地图上点选"); return; }
     text.textContent = t("正在定位…");
     navigator.geolocation.getCurrentPosition((p) => setPoint(p.coords.longitude, p.coords.latitude, t("当前位置")),

@@ -10,7 +10,10 @@
   const text = document.getElementById("loc-text");
   const choose = (x, y) => { lon.value = x.toFixed(6); lat.value = y.toFixed(6); form.submit(); };
   document.getElementById("radius").addEventListener("change", () => { if (lon.value) form.submit(); });
-  document.getElementById("locate-me").addEventListener("click", () => {
+  const locateBtn = document.getElementById("locate-me");
+  locateBtn.disabled = false;  // rendered disabled: a tap before this script ran would do nothing
+  locateBtn.removeAttribute("title");
+  locateBtn.addEventListener("click", () => {
     if (!navigator.geolocation) { text.textContent = t("浏览器不支持定位,请在地图上点选"); return; }
     text.textContent = t("正在定位…");
     navigator.geolocation.getCurrentPosition((p) => choose(p.coords.longitude, p.coords.latitude),
