@@ -555,14 +555,18 @@ def list_command_centres(session: Session, actor: Actor, *, level: str | None = 
 
 def list_audit(session: Session, actor: Actor, *, action: str | None = None, limit: int = 100,
                offset: int = 0) -> list[dict[str, Any]]:
-    """The audit log, newest first."""
+    """The audit log, newest first; entries about a user name it (object_user)."""
     require(actor, Action.AUDIT_VIEW)
     q = select(AuditEntry)
     if action:
         q = q.where(AuditEntry.action == action)
-    rows = session.scalars(q.order_by(AuditEntry.id.desc()).limit(min(limit, 1000)).offset(offset))
+    rows = list(session.scalars(q.order_by(AuditEntry.id.desc()).limit(min(limit, 1000)).offset(offset)))
+    user_ids = {int(a.object_id) for a in rows if a.object_type == "user" and (a.object_id or "").isdigit()}
+    names = dict(session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all()) if user_ids else {}
     return [{"at": a.at.isoformat(), "actor": a.actor_name, "action": a.action, "object_type": a.object_type,
-             "object_id": a.object_id, "detail": a.detail, "ip": a.ip} for a in rows]
+             "object_id": a.object_id, "detail": a.detail, "ip": a.ip,
+             "object_user": names.get(int(a.object_id)) if a.object_type == "user" and (a.object_id or "").isdigit()
+             else None} for a in rows]
 
 
 def create_grid_workers(session: Session, actor: Actor, rows: list[dict[str, Any]]) -> int:

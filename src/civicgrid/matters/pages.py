@@ -32,7 +32,13 @@ def _hours(value: Any) -> str:
     return f"{value:g} 小时"
 
 
+def _number(value: Any) -> Any:
+    """A number as typed in a form (1 rather than 1.0); anything else unchanged."""
+    return f"{value:g}" if isinstance(value, float) else value
+
+
 templates.env.filters["hours"] = _hours
+templates.env.filters["number"] = _number
 
 
 def _tree_page(request: Request, db: Session, actor: Actor, *, status: int = 200, **extra: Any) -> Response:

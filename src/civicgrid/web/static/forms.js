@@ -7,7 +7,7 @@
   }));
   document.querySelectorAll("input[type=file][data-name]").forEach((i) => i.addEventListener("change", () => {
     const out = document.getElementById(i.dataset.name);
-    if (out) out.textContent = i.files.length ? i.files[0].name : "未选择照片";
+    if (out) out.textContent = i.files.length ? i.files[0].name : (i.dataset.empty || "未选择照片");
   }));
   const bulk = document.getElementById("bulk-form");
   if (bulk) {
