@@ -99,3 +99,19 @@ def test_catalogue_import_without_a_file_says_so(client):
     login(client, "admin")
     r = client.post("/admin/matters/import", headers={"accept": "text/html"}, data={"csrf_token": _csrf(client)})
     assert r.status_code == 400 and "请选择要导入的 .xlsx 文件" in r.text
+
+
+def test_geojson_import_replaces_a_village_and_reports_it(client):
+    login(client, "admin")
+    fc = client.get("/api/v1/regions/export", params={"root": "441900003001", "level": "village"}).content
+    assert b"441900003001" in fc
+    token = _csrf(client)
+    r = client.post("/admin/regions/import", headers={"accept": "text/html"},
+                    data={"csrf_token": token, "replace": "true", "crs": "wgs84"},
+                    files={"file": ("village.geojson", fc, "application/geo+json")})
+    assert r.status_code == 200, r.text[-2000:]
+    assert "导入完成:新增 0 个,替换 1 个区域" in r.text
+    r = client.post("/admin/regions/import", headers={"accept": "text/html"},
+                    data={"csrf_token": token, "crs": "wgs84"},
+                    files={"file": ("village.geojson", fc, "application/geo+json")})
+    assert r.status_code == 400 and "已存在(如需重新划分请使用替换模式)" in r.text
