@@ -115,3 +115,9 @@ def test_geojson_import_replaces_a_village_and_reports_it(client):
                     data={"csrf_token": token, "crs": "wgs84"},
                     files={"file": ("village.geojson", fc, "application/geo+json")})
     assert r.status_code == 400 and "已存在(如需重新划分请使用替换模式)" in r.text
+
+
+def test_a_village_operator_sees_its_grids_on_the_regions_page(client):
+    login(client, "village.operator")
+    r = html(client, "/admin/regions")
+    assert r.status_code == 200 and "网格 6 个" in r.text and "第1网格" in r.text and "导入边界" not in r.text
