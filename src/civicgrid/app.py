@@ -79,6 +79,9 @@ def create_app(sessionmaker=None) -> FastAPI:
     from civicgrid.portal import pages as portal_pages
 
     app.include_router(portal_pages.router)
+    from civicgrid.matters import pages as matters_pages
+
+    app.include_router(matters_pages.router)
 
     @app.get("/health", tags=["system"], summary="运行状态 Health check")
     def health(request: Request) -> JSONResponse:

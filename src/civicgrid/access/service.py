@@ -368,7 +368,10 @@ def assign_role(session: Session, actor: Actor, username: str, role: str, *, reg
                            f"{r.value} is scoped by a region", extra={"field": "region_code"})
         region = get_region(session, actor, region_code)
         if region.level not in levels:
-            raise BadInput("scope_level", f"{ROLE_LABELS[r]}的管辖范围应为 {'/'.join(levels)} 级区域",
+            from civicgrid.geo.models import LEVEL_LABELS
+
+            names = "或".join(LEVEL_LABELS[lv] for lv in levels)
+            raise BadInput("scope_level", f"{ROLE_LABELS[r]}的管辖范围应为{names}级区域",
                            f"{r.value} must be scoped at level {'/'.join(levels)}", extra={"field": "region_code"})
         require(actor, Action.USER_MANAGE, region)
         region_id = region.id
@@ -414,6 +417,39 @@ def assign_grids(session: Session, actor: Actor, username: str, grid_codes: list
             session.add(GridAssignment(user_id=user.id, grid_id=grid.id, since=today))
             have.add(grid.id)
     audit(session, actor, "grid.assign", "user", user.id, {"grids": grid_codes})
+
+
+def region_choices(session: Session, actor: Actor,
+                   levels: tuple[str, ...] = ("city", "district", "town", "village")) -> list[dict[str, Any]]:
+    """Regions of the given levels in the actor's scope, for pickers: code, name, level and its Chinese label."""
+    from civicgrid.geo.models import LEVEL_LABELS
+    from civicgrid.geo.service import list_regions
+
+    return [{"code": r.code, "name": r.name, "level": r.level, "level_label": LEVEL_LABELS[r.level]}
+            for level in levels for r in list_regions(session, actor, level=level)]
+
+
+def assignment_choices(session: Session, actor: Actor) -> dict[str, Any]:
+    """What a role form offers: roles (Chinese label, the region levels each may be scoped at, or a department),
+    the regions and departments in the actor's scope."""
+    require(actor, Action.USER_MANAGE)
+    roles = [{"value": r.value, "label": ROLE_LABELS[r], "levels": list(ROLE_SCOPE_LEVELS[r] or ()),
+              "by_department": ROLE_SCOPE_LEVELS[r] is None} for r in Role]
+    return {"roles": roles, "regions": region_choices(session, actor),
+            "departments": list_departments(session, actor)}
+
+
+def grid_choices(session: Session, actor: Actor, username: str) -> list[dict[str, Any]]:
+    """Current grids of the villages where a user is a grid worker (those it may be put on duty in)."""
+    from civicgrid.geo.service import list_regions
+
+    require(actor, Action.USER_MANAGE)
+    user = _get_user(session, actor, username)
+    villages = session.scalars(select(Region.code).join(RoleAssignment, RoleAssignment.region_id == Region.id)
+                               .where(RoleAssignment.user_id == user.id,
+                                      RoleAssignment.role == Role.GRID_WORKER.value).order_by(Region.code))
+    return [{"code": g.code, "name": g.name} for v in villages
+            for g in list_regions(session, actor, parent_code=v, level="grid")]
 
 
 def move_grid_assignments(session: Session, old_grid_id: int, new_grid_id: int) -> None:
@@ -519,14 +555,18 @@ def list_command_centres(session: Session, actor: Actor, *, level: str | None = 
 
 def list_audit(session: Session, actor: Actor, *, action: str | None = None, limit: int = 100,
                offset: int = 0) -> list[dict[str, Any]]:
-    """The audit log, newest first."""
+    """The audit log, newest first; entries about a user name it (object_user)."""
     require(actor, Action.AUDIT_VIEW)
     q = select(AuditEntry)
     if action:
         q = q.where(AuditEntry.action == action)
-    rows = session.scalars(q.order_by(AuditEntry.id.desc()).limit(min(limit, 1000)).offset(offset))
+    rows = list(session.scalars(q.order_by(AuditEntry.id.desc()).limit(min(limit, 1000)).offset(offset)))
+    user_ids = {int(a.object_id) for a in rows if a.object_type == "user" and (a.object_id or "").isdigit()}
+    names = dict(session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all()) if user_ids else {}
     return [{"at": a.at.isoformat(), "actor": a.actor_name, "action": a.action, "object_type": a.object_type,
-             "object_id": a.object_id, "detail": a.detail, "ip": a.ip} for a in rows]
+             "object_id": a.object_id, "detail": a.detail, "ip": a.ip,
+             "object_user": names.get(int(a.object_id)) if a.object_type == "user" and (a.object_id or "").isdigit()
+             else None} for a in rows]
 
 
 def create_grid_workers(session: Session, actor: Actor, rows: list[dict[str, Any]]) -> int:

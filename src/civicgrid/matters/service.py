@@ -91,7 +91,9 @@ def _record_revision(session: Session, actor: Actor, c: MatterCategory) -> None:
 
 
 def import_catalogue(session: Session, actor: Actor, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Insert new categories and update existing ones by code; any bad row and nothing is written."""
+    """Insert new categories and update existing ones by code; any bad row and nothing is written.
+
+    Errors name the row as `sheet_row` when the rows came from a spreadsheet, else their 1-based position."""
     require(actor, Action.MATTER_MANAGE)
     existing = {c.code: c for c in session.scalars(select(MatterCategory))}
     levels = {code: c.level for code, c in existing.items()}
@@ -108,7 +110,7 @@ def import_catalogue(session: Session, actor: Actor, rows: list[dict[str, Any]])
         if code in existing and existing[code].level != row.get("level"):
             errs.append(f"已存在的编码 {code} 不能改变层级")
         if errs:
-            errors.append({"row": i + 1, "code": code, "errors": errs})
+            errors.append({"row": row.get("sheet_row", i + 1), "code": code, "errors": errs})
         elif row.get("level") in LEVELS:
             levels[code] = row["level"]
     if errors:
@@ -173,6 +175,32 @@ def update_category(session: Session, actor: Actor, code: str, changes: dict[str
     _record_revision(session, actor, c)
     audit(session, actor, "matters.update", "matter_category", c.code, {"changes": sorted(changes)})
     return c
+
+
+FIELD_LABELS = {"name": "名称", "sort": "排序", "active": "启用", "filing_standard": "立案标准",
+                "closing_standard": "结案标准", "lead_departments": "主责部门", "time_limits": "时限",
+                "hours_mode": "时限单位", "village_may_close": "村级可自行处置", "escalate_on_overdue": "超期自动上报",
+                "public": "市民可选"}
+
+
+def revisions(session: Session, actor: Actor, code: str) -> list[dict[str, Any]]:
+    """A category's saved states, newest first: when, by whom, and which fields (in Chinese) each changed."""
+    from civicgrid.access.models import User
+
+    c = get_category(session, actor, code)
+    rows = session.execute(select(MatterRevision, User.display_name)
+                           .outerjoin(User, User.id == MatterRevision.changed_by)
+                           .where(MatterRevision.category_id == c.id).order_by(MatterRevision.revision)).all()
+    out: list[dict[str, Any]] = []
+    before: dict[str, Any] | None = None
+    for rev, who in rows:
+        snap = rev.snapshot or {}
+        changed = ([FIELD_LABELS[k] for k in FIELD_LABELS if snap.get(k) != before.get(k)]
+                   if before is not None else [])
+        out.append({"revision": rev.revision, "at": rev.changed_at, "by": who or "系统",
+                    "changed": changed, "first": before is None})
+        before = snap
+    return out[::-1]
 
 
 def tree(session: Session, actor: Actor, *, include_retired: bool = False,

@@ -118,7 +118,8 @@ def read_catalogue(data: bytes) -> list[dict[str, Any]]:
             return v.strip() if isinstance(v, str) else v
 
         errs: list[str] = []
-        row: dict[str, Any] = {"code": str(cell("code") or "").strip(), "name": str(cell("name") or "").strip()}
+        row: dict[str, Any] = {"code": str(cell("code") or "").strip(), "name": str(cell("name") or "").strip(),
+                               "sheet_row": r}
         for field, table, header_zh in (("level", levels, "层级"), ("kind", kinds, "类型")):
             v = cell(field)
             if v not in table:

@@ -8,7 +8,7 @@
   }));
   document.querySelectorAll("input[type=file][data-name]").forEach((i) => i.addEventListener("change", () => {
     const out = document.getElementById(i.dataset.name);
-    if (out) out.textContent = i.files.length ? i.files[0].name : t("未选择照片");
+    if (out) out.textContent = i.files.length ? i.files[0].name : (i.dataset.empty || t("未选择照片"));
   }));
   // on a phone: filters folded away (unless some are set), the current queue tab scrolled into view
   const narrow = window.matchMedia("(max-width: 720px)").matches;
