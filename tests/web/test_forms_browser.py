@@ -64,3 +64,15 @@ def test_a_case_can_be_voided_with_the_keyboard_alone(browser, live_url, engine)
         v.keyboard.press("Tab")
     v.keyboard.press("Enter")
     expect(v.locator(".badges .state")).to_have_text("已作废")
+
+
+def test_a_case_outside_the_users_scope_is_a_404_page(browser, live_url, engine):
+    number = _committed(engine, lambda s: report(s, title="南城的事件", grid="441900004003001").number)
+    t = _as(browser, live_url, "town.dispatcher")  # 东城's dispatcher
+    resp = t.goto(live_url + f"/cases/{number}")
+    assert resp is not None and resp.status == 404
+    expect(t.locator("h1")).to_contain_text("找不到")
+    assert "南城的事件" not in t.locator("body").inner_text()
+    from tests.web.conftest import _shot
+
+    _shot(t, "case-out-of-scope-desktop")
