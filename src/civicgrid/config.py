@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     storage_dir: str = Field(default="var/files", description="Where photos are stored (local storage)")
     sweep_interval_s: float = Field(default=300.0, description="Deadline sweep period in the server; 0 turns it off")
     upload_max_mb: float = Field(default=10.0, description="Largest photo accepted")
+    registry_keys: str = Field(
+        default="", description="Registry field-encryption keys 'kid:base64(32 bytes)', comma-separated, newest "
+                                "first (the first encrypts, all decrypt); empty = derived from secret_key (dev only)")
+    registry_hash_key: str = Field(
+        default="", description="Key of the keyed hash used for exact search of ID and phone numbers; never rotates "
+                                "with registry_keys; empty = derived from secret_key (dev only)")
+    registry_import_max_mb: float = Field(default=100.0, description="Largest registry import file accepted")
 
     @property
     def is_sqlite(self) -> bool:
