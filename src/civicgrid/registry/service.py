@@ -231,8 +231,10 @@ def resolve_address(session: Session, actor: Actor, *, text: str = "", address_i
 
 
 def _enum(value: Any, labels: dict[str, str], allowed: tuple[str, ...], field: str, what: str,
-          errors: dict[str, str], default: str | None = None) -> str | None:
+          errors: dict[str, str], default: str | None = None,
+          aliases: dict[str, str] | None = None) -> str | None:
     v = str(value or "").strip()
+    v = (aliases or {}).get(v, v)
     if not v and default is not None:
         return default
     code = inverse(labels).get(v)
@@ -276,8 +278,9 @@ def check_resident(row: dict[str, Any], *, today: date) -> tuple[dict[str, Any],
             out["phone"] = parse_phone(phone)
         except InvalidCode as e:
             errors["phone"] = e.message
-    out["household"] = _enum(row.get("household"), HOUSEHOLD_LABELS | {"registered": "户籍", "floating": "流动"},
-                             HOUSEHOLDS, "household", "户籍类型", errors, "floating")
+    out["household"] = _enum(row.get("household"), HOUSEHOLD_LABELS, HOUSEHOLDS, "household", "户籍类型", errors,
+                             "floating", {"户籍": "registered", "本地": "registered", "流动": "floating",
+                                          "外来": "floating"})
     out["relation"] = _enum(row.get("relation"), RELATION_LABELS, RELATIONS, "relation", "与房屋关系", errors, "tenant")
     out["moved_in"] = _date(row.get("moved_in"), "moved_in", "入住日期", errors) or today
     if out["moved_in"] > today:
