@@ -338,9 +338,7 @@ def _write_each(session: Session, actor: Actor, kind: str, rows: list[dict[str, 
     created = updated = 0
     for n, r in enumerate(rows):
         if kind == "address":
-            a, new = service.ensure_address(session, actor, r["levels"], lon=r.get("lon"), lat=r.get("lat"))
-            if new:
-                service.matcher(session).add(a.id, service.canonical(r["levels"]))
+            _a, new = service.ensure_address(session, actor, r["levels"], lon=r.get("lon"), lat=r.get("lat"))
         elif kind == "dwelling":
             existing = session.scalars(select(Dwelling.id).where(Dwelling.address_id == r["address_id"])).first()
             service.save_dwelling(session, actor, r, dwelling_id=existing)
@@ -509,3 +507,44 @@ def preview(checked: Checked, limit: int = 20) -> dict[str, Any]:
             "total": len(checked.table.rows), "valid": checked.valid,
             "error_rows": len({e["row"] for e in checked.errors}), "errors": checked.errors[:200],
             "sample": [[str(v) for v in r] for r in checked.table.rows[:limit]]}
+
+
+# ---------------------------------------------------------------------------------------------
+# the wizard's steps (API and pages call these)
+
+
+def upload(session: Session, actor: Actor, kind: str, filename: str, data: bytes) -> dict[str, Any]:
+    """Step 1: keep the file and check it with the guessed mapping; returns a token and the preview."""
+    require(actor, Action.REGISTRY_IMPORT)
+    if kind not in FIELDS:
+        raise NotFound("import kind", f"不支持的导入类型:{kind}")
+    token = save_upload(actor, kind, filename, data)
+    return {"token": token, "filename": filename, **preview(check(session, actor, kind, read_table(data, filename)))}
+
+
+def recheck(session: Session, actor: Actor, token: str, mapping: dict[str, str] | None = None) -> dict[str, Any]:
+    """Step 2: check the kept file again with the user's mapping."""
+    kind, filename, data = load_upload(actor, token)
+    return {"token": token, "filename": filename,
+            **preview(check(session, actor, kind, read_table(data, filename), mapping or None))}
+
+
+def report_for(session: Session, actor: Actor, token: str, mapping: dict[str, str] | None = None) -> bytes:
+    """Step 3: the error report of the kept file."""
+    kind, filename, data = load_upload(actor, token)
+    return error_report(check(session, actor, kind, read_table(data, filename), mapping or None))
+
+
+def run(session: Session, actor: Actor, token: str, *, mapping: dict[str, str] | None = None, mode: str = "all",
+        progress: Progress | None = None) -> dict[str, Any]:
+    """Step 4: import the kept file."""
+    kind, filename, data = load_upload(actor, token)
+    checked = check(session, actor, kind, read_table(data, filename), mapping or None, progress)
+    return {"kind": kind, **commit(session, actor, checked, mode=mode, progress=progress)}
+
+
+def import_file(session: Session, actor: Actor, kind: str, filename: str, data: bytes, *, mode: str = "all",
+                mapping: dict[str, str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """One step (CLI, API): check and import a file."""
+    checked = check(session, actor, kind, read_table(data, filename), mapping, progress)
+    return {"kind": kind, **commit(session, actor, checked, mode=mode, progress=progress)}

@@ -1,0 +1,92 @@
+"""Registry over HTTP: the JSON API (list, detail, create with field errors, unmask, import wizard, export)
+and the pages (list, detail, form errors next to fields, import preview), as a logged-in operator sees them."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+from openpyxl import load_workbook
+
+from civicgrid.registry.ids import make_id_number
+from tests.conftest import login
+from tests.registry.conftest import make_address
+
+
+def test_api_create_list_detail_unmask_and_export(client, db, demo_grid):
+    a = make_address(db, demo_grid)
+    csrf = login(client, "village.operator")
+    h = {"X-CSRF-Token": csrf}
+    pid = make_id_number("441900", date(1985, 3, 9), 21)
+    r = client.post("/api/v1/registry/residents", json={"name": "陈一", "id_number": pid, "phone": "13911112222",
+                                                        "address": a.full}, headers=h)
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    assert r.json()["id_number"] == "4419**********" + pid[-4:]
+    bad = client.post("/api/v1/registry/residents", json={"name": "陈二", "id_number": pid[:-1] + "0",
+                                                          "address": a.full}, headers=h)
+    assert bad.status_code == 400 and "id_number" in bad.json()["errors"] and "校验位" in bad.json()["message"]
+    lst = client.get("/api/v1/registry/residents", params={"q": "13911112222"}).json()
+    assert lst["total"] == 1 and lst["items"][0]["phone"] == "139****2222"
+    full = client.post(f"/api/v1/registry/residents/{rid}/unmask", headers=h).json()
+    assert full["id_number"] == pid
+    audit = client.get("/api/v1/audit", params={"action": "registry.unmask"})
+    if audit.status_code == 200:  # village operators may not read the audit log; the admin test covers it
+        assert audit.json()
+    x = client.get("/api/v1/registry/residents/export.xlsx", params={"q": "陈一"})
+    ws = load_workbook(io.BytesIO(x.content)).active
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][0] == "姓名" and rows[1][0] == "陈一" and "*" in rows[1][1]
+    assert client.get(f"/api/v1/registry/grids/{demo_grid.code}/summary").json()["counts"]["resident"]["total"] == 1
+
+
+def test_api_import_wizard(client, db, demo_grid):
+    a = make_address(db, demo_grid)
+    csrf = login(client, "village.operator")
+    h = {"X-CSRF-Token": csrf}
+    good, bad = make_id_number("441900", date(1990, 1, 1), 31), "12345"
+    csv = f"姓名,身份证号,现住址,备注\n甲,{good},{a.full},\n乙,{bad},{a.full},\n".encode("gbk")
+    up = client.post("/api/v1/registry/imports/resident", files={"file": ("r.csv", csv, "text/csv")}, headers=h)
+    assert up.status_code == 200, up.text
+    pv = up.json()
+    assert (pv["encoding"], pv["valid"], pv["error_rows"], pv["unknown_headers"]) == ("GBK", 1, 1, ["备注"])
+    rep = client.get(f"/api/v1/registry/imports/{pv['token']}/errors.xlsx")
+    assert rep.status_code == 200 and load_workbook(io.BytesIO(rep.content)).active.max_row == 2
+    refused = client.post(f"/api/v1/registry/imports/{pv['token']}/commit", json={"mode": "all"}, headers=h)
+    assert refused.status_code == 400 and refused.json()["code"] == "import_invalid"
+    assert client.get("/api/v1/registry/residents").json()["total"] == 0
+    done = client.post(f"/api/v1/registry/imports/{pv['token']}/commit", json={"mode": "valid"}, headers=h).json()
+    assert (done["created"], done["skipped"]) == (1, 1)
+
+
+def test_grid_worker_may_not_import_and_citizen_sees_nothing(client, db, demo_grid):
+    csrf = login(client, "grid.worker")
+    r = client.post("/api/v1/registry/imports/resident", files={"file": ("r.csv", b"a\n1\n", "text/csv")},
+                    headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 403
+    client.cookies.clear()
+    login(client, "citizen")
+    assert client.get("/api/v1/registry/residents").status_code == 403
+
+
+def test_pages_list_detail_form_errors(client, db, demo_grid):
+    a = make_address(db, demo_grid)
+    csrf = login(client, "village.operator")
+    page = client.get("/registry/residents")
+    assert page.status_code == 200 and "基础数据" in page.text and "没有找到实有人口" in page.text
+    r = client.post("/registry/residents/new", data={"csrf_token": csrf, "name": "", "id_number": "123",
+                                                     "household": "floating", "address": a.full})
+    assert r.status_code == 400
+    assert "姓名不能为空" in r.text and "身份证号码应为 18 位" in r.text
+    pid = make_id_number("441900", date(1979, 7, 7), 41)
+    r = client.post("/registry/residents/new", data={"csrf_token": csrf, "name": "周七", "id_number": pid,
+                                                     "household": "registered", "address": a.full},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    detail = client.get(r.headers["location"])
+    assert "周七" in detail.text and "户籍人口" in detail.text and pid not in detail.text
+    assert "registered" not in detail.text
+    un = client.post(r.headers["location"].split("?")[0] + "/unmask", headers={"X-CSRF-Token": csrf, "HX-Request": "true"})
+    assert pid in un.text
+    grid = client.get("/registry/grid", params={"code": demo_grid.code})
+    assert "周七" in grid.text and "实有人口" in grid.text
