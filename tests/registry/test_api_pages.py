@@ -54,7 +54,7 @@ def test_api_import_wizard(client, db, demo_grid):
     assert rep.status_code == 200 and load_workbook(io.BytesIO(rep.content)).active.max_row == 2
     refused = client.post(f"/api/v1/registry/imports/{pv['token']}/commit", json={"mode": "all"}, headers=h)
     assert refused.status_code == 400 and refused.json()["code"] == "import_invalid"
-    assert client.get("/api/v1/registry/residents").json()["total"] == 0
+    assert client.get("/api/v1/registry/residents", params={"q": good}).json()["total"] == 0
     done = client.post(f"/api/v1/registry/imports/{pv['token']}/commit", json={"mode": "valid"}, headers=h).json()
     assert (done["created"], done["skipped"]) == (1, 1)
 
@@ -72,7 +72,7 @@ def test_grid_worker_may_not_import_and_citizen_sees_nothing(client, db, demo_gr
 def test_pages_list_detail_form_errors(client, db, demo_grid):
     a = make_address(db, demo_grid)
     csrf = login(client, "village.operator")
-    page = client.get("/registry/residents")
+    page = client.get("/registry/residents", params={"q": "查无此人"})
     assert page.status_code == 200 and "基础数据" in page.text and "没有找到实有人口" in page.text
     r = client.post("/registry/residents/new", data={"csrf_token": csrf, "name": "", "id_number": "123",
                                                      "household": "floating", "address": a.full})

@@ -69,6 +69,14 @@ def short_name(name: str, suffixes: Iterable[str]) -> str:
     return n
 
 
+def display_village(name: str) -> str:
+    """岗贝社区居民委员会 → 岗贝社区, 石排村民委员会 → 石排村: the name people write in an address."""
+    for suffix, repl in (("社区居民委员会", "社区"), ("居民委员会", "社区"), ("村民委员会", "村")):
+        if name.endswith(suffix):
+            return name[: -len(suffix)] + repl
+    return name
+
+
 @dataclass(frozen=True)
 class Parsed:
     """An address split into levels; empty string = level absent. `rest` is what could not be placed."""

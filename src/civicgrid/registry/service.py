@@ -25,7 +25,7 @@ from civicgrid.geo import service as geo
 from civicgrid.geo.models import Region
 from civicgrid.registry import crypto
 from civicgrid.registry.address import (TOWN_SUFFIXES, VILLAGE_SUFFIXES, Gazetteer, Matcher, Parsed, canonical,
-                                        short_name)
+                                        display_village, short_name)
 from civicgrid.registry.ids import InvalidCode, parse_id_number, parse_phone, parse_uscc
 from civicgrid.registry.models import (DWELLING_USES, FACILITY_KINDS, FACILITY_STATUSES, HOUSEHOLDS,
                                        INSPECTION_STATUSES, ORG_KINDS, RELATIONS, STRUCTURES, Address, Building,
@@ -161,7 +161,7 @@ def ensure_address(session: Session, actor: Actor, levels: dict[str, Any], *, lo
     region = grid or village
     require(actor, Action.REGISTRY_EDIT, region)
     a = Address(code=address_code(region.code, p.key()), key=p.key(), full=p.display(
-        _town_name(session, village), village.name), lon=lon, lat=lat, village_id=village.id,
+        _town_name(session, village), display_village(village.name)), lon=lon, lat=lat, village_id=village.id,
         grid_id=grid.id if grid else None, region_path=region.path,
         **{lv: getattr(p, lv) for lv in ("town", "village", "road", "house_no", "compound", "building", "unit",
                                           "floor", "room")})
