@@ -985,3 +985,60 @@ def export_xlsx(session: Session, actor: Actor, entity: str, f: Filters) -> byte
     ws.freeze_panes = "A2"
     audit(session, actor, "registry.export", entity, None, {"rows": n, "q": f.q, "region": f.region_code})
     return to_bytes(wb)
+
+
+def create_addresses(session: Session, actor: Actor, items: list[tuple[dict[str, Any], float | None, float | None]]
+                     ) -> list[int]:
+    """Many standard addresses at once (demo data, bulk loads): the same checks as ensure_address, located in
+    one vectorised pass and written with executemany; existing keys are returned, not duplicated."""
+    import numpy as np
+    from sqlalchemy import insert
+
+    require(actor, Action.REGISTRY_EDIT)
+    parsed = []
+    for levels, lon, lat in items:
+        p, village, errors = check_address(session, levels)
+        _fail(errors, "地址")
+        parsed.append((p, village, lon, lat))
+    lons = np.array([np.nan if lon is None else lon for _, _, lon, _ in parsed], dtype=float)
+    lats = np.array([np.nan if lat is None else lat for _, _, _, lat in parsed], dtype=float)
+    has = ~np.isnan(lons)
+    idx = np.full(len(parsed), -1)
+    loc = None
+    if has.any():
+        loc, _wl, _wa, found, _d, _st = geo.locate_arrays(session, lons[has], lats[has])
+        idx[has] = found
+    grids: dict[int, Region] = {}
+    keys = [p.key() for p, *_ in parsed]
+    existing: dict[str, int] = {}
+    for k in range(0, len(keys), 900):
+        existing.update(session.execute(select(Address.key, Address.id).where(Address.key.in_(keys[k:k + 900]))).all())
+    now = clock.now()
+    rows, order = [], []
+    towns: dict[int, str] = {}
+    for i, (p, village, lon, lat) in enumerate(parsed):
+        if p.key() in existing or p.key() in order:
+            continue
+        grid = None
+        if idx[i] >= 0 and loc is not None:
+            gid = loc.grids[int(idx[i])].id
+            grid = grids.get(gid) or grids.setdefault(gid, session.get(Region, gid))  # type: ignore[arg-type]
+            if not grid.path.startswith(village.path):
+                grid = None
+        region = grid or village
+        require(actor, Action.REGISTRY_EDIT, region)
+        if village.id not in towns:
+            towns[village.id] = _town_name(session, village)
+        rows.append({"code": address_code(region.code, p.key()), "key": p.key(),
+                     "full": p.display(towns[village.id], display_village(village.name)), "lon": lon, "lat": lat,
+                     "village_id": village.id, "grid_id": grid.id if grid else None, "region_path": region.path,
+                     "created_at": now, "updated_at": now,
+                     **{lv: getattr(p, lv) for lv in ("town", "village", "road", "house_no", "compound", "building",
+                                                       "unit", "floor", "room")}})
+        order.append(p.key())
+    for k in range(0, len(rows), 5000):
+        ids = session.execute(insert(Address).returning(Address.key, Address.id, sort_by_parameter_order=True),
+                              rows[k:k + 5000]).all()
+        existing.update(dict(ids))
+    session.info.pop("registry_matcher", None)
+    return [existing[k] for k in keys]
