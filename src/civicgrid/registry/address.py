@@ -121,10 +121,14 @@ class Gazetteer:
             self.villages[short_name(village, VILLAGE_SUFFIXES)].add(t)
 
 
+ROAD_WORDS = ("大道", "大街", "路", "街", "巷", "道")
+
+
 def _take_known(s: str, names: Iterable[str], suffixes: tuple[str, ...]) -> tuple[str, str]:
+    """The longest known name at the start of s (not when it is the start of a road: 光明 in 光明路)."""
     best = ""
     for n in names:
-        if s.startswith(n) and len(n) > len(best):
+        if s.startswith(n) and len(n) > len(best) and not s[len(n):].startswith(ROAD_WORDS):
             best = n
     if not best:
         return "", s

@@ -385,11 +385,12 @@ def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]],
         missing = [a for a in addr_ids if a not in dwell]
         if missing:
             uses = {r["address_id"]: ("rented" if r["household"] == "floating" else "owner_occupied") for r in chunk}
-            new_d = session.execute(insert(Dwelling).returning(Dwelling.address_id, Dwelling.id), [
+            session.execute(insert(Dwelling.__table__), [
                 {"address_id": a, "use": uses[a], "structure": "other", "grid_id": addrs[a].grid_id,
                  "region_path": addrs[a].region_path, "owner_name": "", "owner_phone_masked": "",
                  "inspection_status": "not_inspected", "created_at": now, "updated_at": now} for a in missing])
-            dwell.update(dict(new_d.all()))
+            dwell.update(session.execute(select(Dwelling.address_id, Dwelling.id)
+                                         .where(Dwelling.address_id.in_(missing))).all())
         new_rows, res_rows = [], []
         for r, id_enc, id_hash, id_mask, (ph_enc, ph_hash, ph_mask) in sealed:
             if id_hash in existing:
@@ -410,11 +411,14 @@ def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]],
                              "region_path": a.region_path, "created_at": now, "updated_at": now})
             res_rows.append((dwell[a.id], r["relation"], r["moved_in"]))
         if new_rows:
-            ids = session.execute(insert(Resident).returning(Resident.id, sort_by_parameter_order=True),
-                                  new_rows).scalars().all()
-            session.execute(insert(Residence), [{"resident_id": rid, "dwelling_id": d, "relation": rel,
+            # plain executemany (RETURNING over many rows is slow to splice), then the ids by their unique hash
+            session.execute(insert(Resident.__table__), new_rows)
+            by_hash = dict(session.execute(select(Resident.id_hash, Resident.id).where(
+                Resident.id_hash.in_([r["id_hash"] for r in new_rows]))).all())
+            ids = [by_hash[r["id_hash"]] for r in new_rows]
+            session.execute(insert(Residence.__table__), [{"resident_id": rid, "dwelling_id": d, "relation": rel,
                                                  "moved_in": mi} for rid, (d, rel, mi) in zip(ids, res_rows)])
-            session.execute(insert(RegistryChange), [
+            session.execute(insert(RegistryChange.__table__), [
                 {"entity": "resident", "entity_id": rid, "at": now, "actor_id": actor.user_id or None,
                  "actor_name": actor.display_name, "action": "import", "changes": {}} for rid in ids])
             created += len(ids)
