@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 LEVELS = ("town", "village", "road", "house_no", "compound", "building", "unit", "floor", "room")
 LEVEL_LABELS = {"town": "镇街", "village": "村(社区)", "road": "街路巷", "house_no": "门牌号", "compound": "小区",
@@ -214,6 +215,11 @@ class Match:
     parsed: Parsed | None = None
 
 
+@lru_cache(maxsize=200_000)
+def _ratio(a: str, b: str) -> float:
+    return SequenceMatcher(None, a, b).ratio()
+
+
 def _sim(level: str, q: str, c: str) -> float:
     if q == c:
         return 1.0
@@ -221,7 +227,7 @@ def _sim(level: str, q: str, c: str) -> float:
         return MISSING.get(level, 0.3)
     if level in NUMERIC:
         return 0.0
-    return SequenceMatcher(None, q, c).ratio()
+    return _ratio(q, c)
 
 
 def score(q: Parsed, c: Parsed) -> float:
@@ -255,11 +261,14 @@ class Matcher:
 
     @staticmethod
     def _block_keys(p: Parsed) -> list[str]:
-        keys = [f"n:{p.house_no}|{p.building}|{p.unit}|{p.room}", f"b:{p.building}|{p.unit}|{p.room}"]
+        """Blocking keys, most specific first: a candidate shares a road and number, a compound and building,
+        or all the numbers; the last key (numbers without the house) is used only when the others find nothing."""
+        keys = [f"n:{p.house_no}|{p.building}|{p.unit}|{p.room}"]
         if p.road:
             keys.append(f"r:{p.road}|{p.house_no}")
         if p.compound:
             keys.append(f"c:{p.compound}|{p.building}")
+        keys.append(f"b:{p.building}|{p.unit}|{p.room}")
         return keys
 
     def match(self, text: str | Parsed, *, limit: int = 5) -> Match:
@@ -268,10 +277,13 @@ class Matcher:
         if hit is not None:
             return Match("exact", hit, 1.0, ((hit, 1.0),), q)
         cands: set[int] = set()
-        for b in self._block_keys(q):
+        *strong, weak = self._block_keys(q)
+        for b in strong:
             ids = self.blocks.get(b, ())
             if len(ids) <= 2000:
                 cands.update(ids)
+        if not cands and len(self.blocks.get(weak, ())) <= 2000:
+            cands.update(self.blocks.get(weak, ()))
         if not cands and q.road:  # a typo in the numbers: fall back to the road's addresses
             for key, ids in self.blocks.items():
                 if key.startswith(f"r:{q.road}|") and len(cands) < 2000:

@@ -16,6 +16,7 @@ USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 USCC_AUTHORITIES = "123456789ANY"
 ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)  # GB 11714 organisation code inside a USCC (characters 9-17)
 OLDEST_BIRTH = date(1890, 1, 1)
+_HALF_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
 class InvalidCode(ValueError):
@@ -40,7 +41,7 @@ class IdInfo:
 def normalise_id(raw: str) -> str:
     """Strip blanks, make full-width characters half-width and the check letter upper case."""
     s = "".join(str(raw or "").split())
-    s = s.translate({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)})
+    s = s.translate(_HALF_WIDTH)
     return s.upper()
 
 

@@ -229,6 +229,7 @@ def check(session: Session, actor: Actor, kind: str, table: Table, mapping: dict
     run = service.CHECKS.get(kind)
     m = service.matcher(session)
     seen: dict[str, int] = {}
+    matches: dict[str, Any] = {}  # address text → match (people of one dwelling share it)
     clean: list[dict[str, Any] | None] = []
     errors: list[dict[str, Any]] = []
     total = len(table.rows)
@@ -265,7 +266,9 @@ def check(session: Session, actor: Actor, kind: str, table: Table, mapping: dict
         if kind in ("resident", "dwelling", "organisation") or (kind == "facility" and out.get("address")):
             text = out.get("address") or ""
             if text and "address" not in errs:
-                mm = m.match(text)
+                mm = matches.get(text)
+                if mm is None:
+                    mm = matches[text] = m.match(text)
                 if mm.address_id is None:
                     cands = [m.levels[a].display() for a, _ in mm.candidates[:2]]
                     errs["address"] = ("地址不能唯一确定" if mm.status == "unsure" else "地址未匹配到标准地址") + (
