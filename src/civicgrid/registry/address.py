@@ -241,6 +241,8 @@ def score(q: Parsed, c: Parsed) -> float:
         w = WEIGHTS[lv]
         den += w
         num += w * (_sim(lv, qv, cv) if cv else 0.3)
+    if q.rest:  # text the parser could not place counts against every candidate
+        den += 2.0
     return num / den if den else 0.0
 
 
