@@ -55,6 +55,14 @@ def test_resident_is_stored_encrypted_derived_and_masked(db, demo_grid):
     assert out["residences"][0]["moved_out"] is None and out["grid"]["code"] == demo_grid.code
 
 
+def test_dwellings_of_one_building_share_it(db, demo_grid):
+    a = make_resident(db, demo_grid)
+    b = make_resident(db, demo_grid, seq=2, room="0502")
+    da, db_ = (service.detail(db, SYSTEM, "dwelling", r.dwelling_id) for r in (a, b))
+    assert da["building_id"] == db_["building_id"] is not None
+    assert da["building"]["name"] == "星河花园3栋" and da["building"]["dwellings"] == 2
+
+
 def test_duplicate_id_number_is_a_conflict(db, demo_grid):
     make_resident(db, demo_grid)
     with pytest.raises(Conflict):

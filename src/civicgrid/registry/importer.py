@@ -391,6 +391,7 @@ def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]],
             session.execute(insert(Dwelling.__table__), [
                 {"address_id": a, "use": uses[a], "structure": "other", "grid_id": addrs[a].grid_id,
                  "region_path": addrs[a].region_path, "owner_name": "", "owner_phone_masked": "",
+                 "building_id": service.building_of(session, actor, addrs[a]),
                  "inspection_status": "not_inspected", "created_at": now, "updated_at": now} for a in missing])
             dwell.update(session.execute(select(Dwelling.address_id, Dwelling.id)
                                          .where(Dwelling.address_id.in_(missing))).all())

@@ -177,6 +177,7 @@ def forget_caches(session: Session) -> None:
     """Drop the session's gazetteer and address index (after a rolled-back savepoint)."""
     session.info.pop("registry_matcher", None)
     session.info.pop("registry_places", None)
+    session.info.pop("registry_buildings", None)
 
 
 def _town_name(session: Session, village: Region) -> str:
@@ -424,12 +425,39 @@ def _place(obj: Any, a: Address) -> None:
     obj.grid_id, obj.region_path = a.grid_id, a.region_path
 
 
+def building_of(session: Session, actor: Actor, a: Address) -> int | None:
+    """The building (楼栋) a room-level address lies in, created with its building-level address when new;
+    None for addresses without a building level."""
+    if not a.building:
+        return None
+    levels = {lv: getattr(a, lv) for lv in ("town", "village", "road", "house_no", "compound", "building")}
+    key = canonical(levels).key()
+    cache = session.info.setdefault("registry_buildings", {})
+    if key in cache:
+        return cache[key]
+    if a.unit or a.floor or a.room:
+        village = session.get(Region, a.village_id) if a.village_id else None
+        levels["village"] = display_village(village.name) if village else a.village
+        ba, _ = ensure_address(session, actor, levels, lon=a.lon, lat=a.lat)
+    else:
+        ba = a
+    b = session.scalars(select(Building).where(Building.address_id == ba.id)).first()
+    if b is None:
+        b = Building(address_id=ba.id, name=f"{ba.compound or ba.road}{ba.building}栋", grid_id=ba.grid_id,
+                     region_path=ba.region_path)
+        session.add(b)
+        session.flush()
+    cache[key] = b.id
+    return b.id
+
+
 def dwelling_at(session: Session, actor: Actor, a: Address, *, use: str = "owner_occupied") -> Dwelling:
-    """The dwelling at an address, created with `use` when the address has none yet."""
+    """The dwelling at an address, created with `use` (in its building) when the address has none yet."""
     d = session.scalars(select(Dwelling).where(Dwelling.address_id == a.id)).first()
     if d is None:
         require(actor, Action.REGISTRY_EDIT, a)
-        d = Dwelling(address_id=a.id, use=use, grid_id=a.grid_id, region_path=a.region_path)
+        d = Dwelling(address_id=a.id, use=use, grid_id=a.grid_id, region_path=a.region_path,
+                     building_id=building_of(session, actor, a))
         session.add(d)
         session.flush()
         _history(session, actor, "dwelling", d.id, "create", {"use": use})
@@ -463,7 +491,7 @@ def save_dwelling(session: Session, actor: Actor, data: dict[str, Any], *, dwell
         if session.scalars(select(Dwelling.id).where(Dwelling.address_id == a.id)).first():
             raise Conflict("dwelling_exists", f"该地址已登记房屋:{a.full}", "A dwelling exists at that address",
                            extra={"errors": {"address": "该地址已登记房屋"}})
-        d = Dwelling(address_id=a.id)
+        d = Dwelling(address_id=a.id, building_id=building_of(session, actor, a))
         _place(d, a)
         session.add(d)
         changes = _apply_dwelling(d, clean)
@@ -836,7 +864,8 @@ def outs(session: Session, actor: Actor, entity: str, rows: list[Any]) -> list[d
                      "floors": r.floors, "area_m2": r.area_m2, "owner_name": r.owner_name,
                      "owner_phone": r.owner_phone_masked, "inspection_status": r.inspection_status,
                      "inspection_label": INSPECTION_LABELS[r.inspection_status],
-                     "inspected_on": r.inspected_on.isoformat() if r.inspected_on else None}
+                     "inspected_on": r.inspected_on.isoformat() if r.inspected_on else None,
+                     "building_id": r.building_id}
         elif entity == "organisation":
             a = addrs.get(r.address_id)
             base |= {"name": r.name, "uscc": r.uscc or "", "kind": r.kind, "kind_label": ORG_KIND_LABELS[r.kind],
@@ -881,6 +910,10 @@ def detail(session: Session, actor: Actor, entity: str, record_id: int) -> dict[
                                                 .order_by(ResidentTag.valid_from))
                        if see_sensitive or not t.sensitive]
         out["may_unmask"] = can(actor, Action.PERSON_UNMASK)
+    if entity == "dwelling" and obj.building_id:
+        b = session.get(Building, obj.building_id)
+        out["building"] = {"name": b.name, "structure_label": STRUCTURE_LABELS[b.structure], "floors": b.floors,
+                           "dwellings": session.scalar(select(func.count()).where(Dwelling.building_id == b.id))}
     if entity == "dwelling":
         rows = session.execute(select(Residence, Resident.name).join(Resident, Resident.id == Residence.resident_id)
                                .where(Residence.dwelling_id == record_id).order_by(Residence.moved_in))
