@@ -90,3 +90,22 @@ def test_pages_list_detail_form_errors(client, db, demo_grid):
     assert pid in un.text
     grid = client.get("/registry/grid", params={"code": demo_grid.code})
     assert "周七" in grid.text and "实有人口" in grid.text
+
+
+def test_resident_page_moves_and_tags(client, db, demo_grid):
+    from tests.registry.conftest import make_resident
+
+    r = make_resident(db, demo_grid)
+    b = make_address(db, demo_grid, room="0808")
+    csrf = login(client, "village.operator")
+    bad = client.post(f"/registry/residents/{r.id}/move", data={"csrf_token": csrf, "address": "火星基地1号"})
+    assert bad.status_code == 400 and "未匹配到任何标准地址" in bad.text
+    ok = client.post(f"/registry/residents/{r.id}/move", data={"csrf_token": csrf, "address": b.full,
+                                                                "relation": "tenant"})
+    assert ok.status_code == 200 and "808室" in ok.text and "至今" in ok.text  # followed the redirect
+    t = client.post(f"/registry/residents/{r.id}/tags", data={"csrf_token": csrf, "tag": "community_correction"})
+    assert t.status_code == 200 and "社区矫正对象" in t.text
+    client.cookies.clear()
+    login(client, "grid.worker")  # may view, may not see sensitive tags
+    page = client.get(f"/registry/residents/{r.id}")
+    assert page.status_code == 200 and "社区矫正对象" not in page.text

@@ -260,6 +260,13 @@ class Matcher:
         self.levels[address_id] = p
         for b in self._block_keys(p):
             self.blocks[b].append(address_id)
+        if p.road:
+            self.blocks[f"road:{p.road}"].append(address_id)
+
+    @staticmethod
+    def _sure(scored: list[tuple[float, int]]) -> bool:
+        second = scored[1][0] if len(scored) > 1 else 0.0
+        return bool(scored) and scored[0][0] >= SURE and scored[0][0] - second >= 0.05
 
     @staticmethod
     def _block_keys(p: Parsed) -> list[str]:
@@ -278,23 +285,28 @@ class Matcher:
         hit = self.by_key.get(q.key())
         if hit is not None:
             return Match("exact", hit, 1.0, ((hit, 1.0),), q)
+        # stages, most specific first; stop at the first stage that yields a sure answer
+        numbers, *names, weak = self._block_keys(q)
+        stages = [[numbers], names, [weak], [f"road:{q.road}"] if q.road else []]
         cands: set[int] = set()
-        *strong, weak = self._block_keys(q)
-        for b in strong:
-            ids = self.blocks.get(b, ())
-            if len(ids) <= 2000:
-                cands.update(ids)
-        if not cands and len(self.blocks.get(weak, ())) <= 2000:
-            cands.update(self.blocks.get(weak, ()))
-        if not cands and q.road:  # a typo in the numbers: fall back to the road's addresses
-            for key, ids in self.blocks.items():
-                if key.startswith(f"r:{q.road}|") and len(cands) < 2000:
-                    cands.update(ids)
-        scored = sorted(((score(q, self.levels[i]), i) for i in cands), reverse=True)[:limit]
+        scored: list[tuple[float, int]] = []
+        for keys in stages:
+            fresh: set[int] = set()
+            for b in keys:
+                ids = self.blocks.get(b, ())
+                if len(ids) <= 2000:
+                    fresh.update(ids)
+            fresh -= cands
+            if not fresh:
+                continue
+            cands |= fresh
+            scored = sorted(scored + [(score(q, self.levels[i]), i) for i in fresh], reverse=True)[:limit]
+            if self._sure(scored):
+                break
         top = tuple((i, round(s, 3)) for s, i in scored)
         if not scored or scored[0][0] < UNSURE:
             return Match("none", None, round(scored[0][0], 3) if scored else 0.0, top, q)
-        best, second = scored[0][0], scored[1][0] if len(scored) > 1 else 0.0
-        if best >= SURE and best - second >= 0.05:
+        best = scored[0][0]
+        if self._sure(scored):
             return Match("fuzzy", scored[0][1], round(best, 3), top, q)
         return Match("unsure", None, round(best, 3), top, q)

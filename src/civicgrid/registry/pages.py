@@ -221,7 +221,7 @@ def detail_page(request: Request, plural: str, rid: int, saved: int = 0, db: Ses
     rec = service.detail(db, actor, entity, rid)
     return render(request, "registry/detail.html", {**_ctx(actor, entity), "rec": rec, "saved": saved,
                                                     "change_labels": CHANGE_LABELS, "full": None,
-                                                    "field_labels": FIELD_LABELS})
+                                                    "field_labels": FIELD_LABELS, **_detail_extra(actor)})
 
 
 @router.get("/registry/{plural}/{rid}/edit")
@@ -233,6 +233,41 @@ def edit_page(request: Request, plural: str, rid: int, db: Session = DB, actor: 
     for k in ("phone", "owner_phone", "safety_phone"):
         values.pop(k, None)  # masked: leave empty = unchanged
     return render(request, "registry/form.html", _form_ctx(actor, entity, values, {}, rid))
+
+
+@router.post("/registry/residents/{rid}/move")
+def move_submit(request: Request, rid: int, address: str = Form(""), relation: str = Form("tenant"),
+                moved_in: str = Form(""), db: Session = DB, actor: Actor = ACTOR) -> Response:
+    return _resident_action(request, db, actor, rid, "move", lambda: service.move_resident(
+        db, actor, rid, {"address": address, "relation": relation, "moved_in": moved_in}))
+
+
+@router.post("/registry/residents/{rid}/tags")
+def tag_submit(request: Request, rid: int, tag: str = Form(""), valid_from: str = Form(""),
+               valid_to: str = Form(""), note: str = Form(""), db: Session = DB, actor: Actor = ACTOR) -> Response:
+    return _resident_action(request, db, actor, rid, "tag", lambda: service.add_tag(
+        db, actor, rid, {"tag": tag, "valid_from": valid_from, "valid_to": valid_to, "note": note}))
+
+
+def _resident_action(request: Request, db: Session, actor: Actor, rid: int, name: str, run: Any) -> Response:
+    """Run a resident action in a savepoint; on a refusal the page comes back with the reason by the form."""
+    try:
+        with db.begin_nested():
+            run()
+    except DomainError as exc:
+        service.forget_caches(db)
+        rec = service.detail(db, actor, "resident", rid)
+        return render(request, "registry/detail.html", {**_ctx(actor, "resident"), "rec": rec, "saved": 0,
+                                                        "change_labels": CHANGE_LABELS, "full": None,
+                                                        "field_labels": FIELD_LABELS, "failed": name,
+                                                        "problem": exc.message_zh, **_detail_extra(actor)},
+                      status_code=exc.status)
+    return RedirectResponse(f"/registry/residents/{rid}?saved=1", status_code=303)
+
+
+def _detail_extra(actor: Actor) -> dict[str, Any]:
+    return {"relations": RELATION_LABELS,
+            "tag_choices": {k: v[0] for k, v in TAGS.items() if not v[1] or can(actor, Action.SENSITIVE_TAG_VIEW)}}
 
 
 @router.post("/registry/residents/{rid}/unmask")
