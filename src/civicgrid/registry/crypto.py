@@ -52,7 +52,7 @@ class Keyring:
 
     def digest(self, value: str, purpose: str) -> str:
         """The keyed hash used to find a record by its exact number without decrypting anything."""
-        return hmac.new(self.hash_key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()[:40]
+        return hmac.digest(self.hash_key, f"{purpose}:{value}".encode(), "sha256").hex()[:40]
 
 
 def _derive(secret: str, label: str) -> bytes:

@@ -431,7 +431,7 @@ def building_of(session: Session, actor: Actor, a: Address) -> int | None:
     if not a.building:
         return None
     levels = {lv: getattr(a, lv) for lv in ("town", "village", "road", "house_no", "compound", "building")}
-    key = canonical(levels).key()
+    key = tuple(levels.values())  # stored levels are already normalised
     cache = session.info.setdefault("registry_buildings", {})
     if key in cache:
         return cache[key]
