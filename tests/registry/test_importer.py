@@ -208,3 +208,11 @@ def test_organisations_and_addresses_import_with_upsert(db, addr, demo_grid):
     assert res["created"] == 1
     _c, res = run(db, o_csv.replace("学前五金店", "学前五金批发"), kind="organisation")
     assert res["updated"] == 1
+
+
+def test_organisations_without_uscc_are_matched_by_name_and_address(db, addr):
+    csv = f"单位名称,单位类型,单位地址,从业人数\n街口小卖部,商铺,{addr.full},2\n"
+    _c, res = run(db, csv, kind="organisation")
+    assert res["created"] == 1
+    _c, res = run(db, csv.replace(",2\n", ",3\n"), kind="organisation")
+    assert (res["created"], res["updated"]) == (0, 1)

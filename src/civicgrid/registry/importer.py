@@ -349,8 +349,9 @@ def _write_each(session: Session, actor: Actor, kind: str, rows: list[dict[str, 
         elif kind == "organisation":
             from civicgrid.registry.models import Organisation
 
-            existing = session.scalars(select(Organisation.id).where(Organisation.uscc == r["uscc"])).first() \
-                if r.get("uscc") else None
+            same = (Organisation.uscc == r["uscc"]) if r.get("uscc") else (
+                (Organisation.name == r["name"]) & (Organisation.address_id == r["address_id"]))
+            existing = session.scalars(select(Organisation.id).where(same)).first()
             service.save_organisation(session, actor, r, organisation_id=existing)
             new = existing is None
         else:
