@@ -403,10 +403,10 @@ def registry_export(file: Path = typer.Argument(..., help="Output .xlsx"),
     """Export a filtered registry list to XLSX (personal numbers masked)."""
     from civicgrid.access.service import SYSTEM
     from civicgrid.db import unit_of_work
-    from civicgrid.registry import service
+    from civicgrid.registry import queries
 
     with unit_of_work() as session:
-        data = service.export_xlsx(session, SYSTEM, kind, service.Filters(q=q, region_code=region))
+        data = queries.export_xlsx(session, SYSTEM, kind, queries.Filters(q=q, region_code=region))
     file.write_bytes(data)
     out.print(f"已导出到 {file}")
 

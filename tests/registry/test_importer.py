@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from civicgrid.access.service import SYSTEM
 from civicgrid.errors import BadInput
-from civicgrid.registry import importer, service
+from civicgrid.registry import importer
 from civicgrid.registry.ids import make_id_number
 from civicgrid.registry.models import Address, Dwelling, RegistryChange, Residence, Resident
 from tests.registry.conftest import make_address, who

@@ -12,7 +12,7 @@ from civicgrid.access.models import AuditEntry
 from civicgrid.access.service import SYSTEM
 from civicgrid.config import get_settings
 from civicgrid.errors import BadInput, Conflict, Forbidden, NotFound
-from civicgrid.registry import crypto, service
+from civicgrid.registry import crypto, queries, service
 from civicgrid.registry.ids import make_id_number, make_uscc
 from civicgrid.registry.models import Resident
 from tests.registry.conftest import PERSONAS, levels_in, make_address, make_resident, who
@@ -49,7 +49,7 @@ def test_resident_is_stored_encrypted_derived_and_masked(db, demo_grid):
     r = make_resident(db, demo_grid)
     assert r.birth_date == date(1990, 1, 1) and r.sex == "male" and r.origin_code == "441900"
     assert "441900199001010" not in r.id_enc and r.phone_enc and "13812345678" not in r.phone_enc
-    out = service.detail(db, SYSTEM, "resident", r.id)
+    out = queries.detail(db, SYSTEM, "resident", r.id)
     assert out["id_number"].startswith("4419") and "*" * 10 in out["id_number"]
     assert out["phone"] == "138****5678"
     assert out["residences"][0]["moved_out"] is None and out["grid"]["code"] == demo_grid.code
@@ -58,7 +58,7 @@ def test_resident_is_stored_encrypted_derived_and_masked(db, demo_grid):
 def test_dwellings_of_one_building_share_it(db, demo_grid):
     a = make_resident(db, demo_grid)
     b = make_resident(db, demo_grid, seq=2, room="0502")
-    da, db_ = (service.detail(db, SYSTEM, "dwelling", r.dwelling_id) for r in (a, b))
+    da, db_ = (queries.detail(db, SYSTEM, "dwelling", r.dwelling_id) for r in (a, b))
     assert da["building_id"] == db_["building_id"] is not None
     assert da["building"]["name"] == "星河花园3栋" and da["building"]["dwellings"] == 2
 
@@ -75,7 +75,7 @@ def test_moving_keeps_history(db, demo_grid):
     with pytest.raises(BadInput):  # before the current move-in: refused
         service.move_resident(db, SYSTEM, r.id, {"address_id": b.id, "moved_in": "2000-10-01"})
     service.move_resident(db, SYSTEM, r.id, {"address_id": b.id, "relation": "租户"})
-    out = service.detail(db, SYSTEM, "resident", r.id)
+    out = queries.detail(db, SYSTEM, "resident", r.id)
     assert [x["moved_out"] is None for x in out["residences"]] == [False, True]
     assert out["address"].endswith("501室")
     assert [h["action"] for h in out["history"]].count("move_in") == 2
@@ -88,9 +88,9 @@ def test_unmask_for_every_role(db, demo_grid, username):
     before = db.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1)) or 0
     if username not in VIEWERS:
         with pytest.raises((NotFound, Forbidden)):
-            service.detail(db, actor, "resident", r.id)
+            queries.detail(db, actor, "resident", r.id)
     else:  # every role that may view sees the masks
-        out = service.detail(db, actor, "resident", r.id)
+        out = queries.detail(db, actor, "resident", r.id)
         assert "*" in out["id_number"] and out["phone"] == "138****5678"
         assert out["may_unmask"] == (username in UNMASKERS)
     if username in UNMASKERS:
@@ -110,14 +110,14 @@ def test_sensitive_tags_only_for_allowed_roles(db, demo_grid, username):
     r = make_resident(db, demo_grid)
     service.add_tag(db, SYSTEM, r.id, {"tag": "community_correction"})
     service.add_tag(db, SYSTEM, r.id, {"tag": "独居老人"})
-    tags = {t["label"] for t in service.detail(db, who(db, username), "resident", r.id)["tags"]}
+    tags = {t["label"] for t in queries.detail(db, who(db, username), "resident", r.id)["tags"]}
     assert "独居老人" in tags
     assert ("社区矫正对象" in tags) == (username in SENSITIVE)
 
 
 def test_sensitive_tag_filter_refused_without_the_right(db, demo_grid):
     with pytest.raises(Forbidden):
-        service.list_records(db, who(db, "leader"), "resident", service.Filters(tag="drug_rehab"))
+        queries.list_records(db, who(db, "leader"), "resident", queries.Filters(tag="drug_rehab"))
 
 
 def test_out_of_scope_resident_is_not_found(db, demo_grid):
@@ -127,8 +127,8 @@ def test_out_of_scope_resident_is_not_found(db, demo_grid):
         db.get(Region, demo_grid.parent_id).path))).first()
     r = make_resident(db, other, seq=7)
     with pytest.raises(NotFound):
-        service.detail(db, who(db, "grid.worker"), "resident", r.id)
-    assert service.list_records(db, who(db, "grid.worker"), "resident", service.Filters())["total"] == 0
+        queries.detail(db, who(db, "grid.worker"), "resident", r.id)
+    assert queries.list_records(db, who(db, "grid.worker"), "resident", queries.Filters())["total"] == 0
 
 
 @pytest.mark.parametrize("q", ["张三", "441900199001010011", "13812345678", "星河花园3栋"])
@@ -136,7 +136,7 @@ def test_search_by_name_id_phone_address(db, demo_grid, q):
     make_resident(db, demo_grid)
     make_resident(db, demo_grid, seq=3, name="王五", room="0101", phone="13900000000")
     q = q if len(q) != 18 else make_id_number("441900", date(1990, 1, 1), 1)
-    res = service.list_records(db, who(db, "village.operator"), "resident", service.Filters(q=q))
+    res = queries.list_records(db, who(db, "village.operator"), "resident", queries.Filters(q=q))
     assert "张三" in [i["name"] for i in res["items"]]
     if q != "星河花园3栋":
         assert res["total"] == 1
@@ -155,10 +155,10 @@ def test_organisation_and_facility_and_grid_summary(db, demo_grid):
     assert "uscc" in e.value.extra["errors"]
     service.save_facility(db, SYSTEM, {"code": "XF-0001", "kind": "消防栓", "lon": demo_grid.centroid_lon,
                                        "lat": demo_grid.centroid_lat})
-    s = service.grid_summary(db, who(db, "grid.worker"), demo_grid.code)
+    s = queries.grid_summary(db, who(db, "grid.worker"), demo_grid.code)
     assert s["counts"]["resident"]["total"] == 1 and s["counts"]["organisation"]["total"] == 1
     assert s["counts"]["facility"]["by"] == {"fire_hydrant": 1} and s["counts"]["dwelling"]["total"] == 1
-    assert service.list_records(db, SYSTEM, "organisation", service.Filters(q="五金"))["items"][0]["id"] == o.id
+    assert queries.list_records(db, SYSTEM, "organisation", queries.Filters(q="五金"))["items"][0]["id"] == o.id
 
 
 def test_rekey_re_encrypts_and_old_values_still_read(db, demo_grid, monkeypatch):

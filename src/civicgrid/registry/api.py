@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from civicgrid.access.policy import Actor
 from civicgrid.config import get_settings
 from civicgrid.errors import BadInput, NotFound
-from civicgrid.registry import importer, service
+from civicgrid.registry import importer, queries, service
 from civicgrid.registry.schemas import (AddressIn, DwellingIn, FacilityIn, MoveIn, OrganisationIn, ResidentEdit,
                                         ResidentIn, TagIn)
 from civicgrid.web.deps import client_ip, current_actor, get_db
@@ -45,8 +45,8 @@ def read_upload(file: UploadFile) -> bytes:
 
 def filters(q: str = Query("", max_length=100, description="姓名、证件号码、电话、地址或单位名称"),
             region: str = Query("", description="镇街、村(社区)或网格编码"), kind: str = "", tag: str = "",
-            page: int = Query(1, ge=1), size: int = Query(50, ge=1, le=service.PAGE_MAX)) -> service.Filters:
-    return service.Filters(q=q, region_code=region, kind=kind, tag=tag, page=page, size=size)
+            page: int = Query(1, ge=1), size: int = Query(50, ge=1, le=queries.PAGE_MAX)) -> queries.Filters:
+    return queries.Filters(q=q, region_code=region, kind=kind, tag=tag, page=page, size=size)
 
 
 @router.get("/addresses/match", summary="地址解析与匹配 Parse and match a free-text address")
@@ -57,7 +57,7 @@ def match(text: str = Query(..., min_length=1, max_length=300, examples=["东城
 
 @router.get("/grids/{code}/summary", summary="网格(或村、镇街)基础数据统计")
 def summary(code: str, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
-    return service.grid_summary(db, actor, code)
+    return queries.grid_summary(db, actor, code)
 
 
 @router.get("/imports/templates/{kind}.xlsx", summary="导入模板", response_class=Response)
@@ -96,30 +96,30 @@ def commit(token: str, mode: str = Body("all", embed=True), mapping: dict[str, s
 def create_address(body: AddressIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
     levels = body.model_dump(exclude={"lon", "lat"})
     a, _ = service.ensure_address(db, actor, levels, lon=body.lon, lat=body.lat)
-    return service.detail(db, actor, "address", a.id)
+    return queries.detail(db, actor, "address", a.id)
 
 
 @router.post("/residents", summary="登记实有人口", status_code=201)
 def create_resident(body: ResidentIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
-    return service.detail(db, actor, "resident", service.create_resident(db, actor, body.model_dump()).id)
+    return queries.detail(db, actor, "resident", service.create_resident(db, actor, body.model_dump()).id)
 
 
 @router.patch("/residents/{rid}", summary="修改实有人口")
 def edit_resident(rid: int, body: ResidentEdit, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
     service.update_resident(db, actor, rid, body.model_dump(exclude_none=True))
-    return service.detail(db, actor, "resident", rid)
+    return queries.detail(db, actor, "resident", rid)
 
 
 @router.post("/residents/{rid}/move", summary="迁居(保留居住历史)")
 def move(rid: int, body: MoveIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
     service.move_resident(db, actor, rid, body.model_dump())
-    return service.detail(db, actor, "resident", rid)
+    return queries.detail(db, actor, "resident", rid)
 
 
 @router.post("/residents/{rid}/tags", summary="添加人员标签", status_code=201)
 def tag(rid: int, body: TagIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
     service.add_tag(db, actor, rid, body.model_dump())
-    return service.detail(db, actor, "resident", rid)
+    return queries.detail(db, actor, "resident", rid)
 
 
 @router.post("/residents/{rid}/unmask", summary="查看完整证件号码和电话(记入审计日志)")
@@ -129,48 +129,48 @@ def unmask(rid: int, request: Request, db: Session = DB, actor: Actor = ACTOR) -
 
 @router.post("/dwellings", summary="登记实有房屋", status_code=201)
 def create_dwelling(body: DwellingIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
-    return service.detail(db, actor, "dwelling", service.save_dwelling(db, actor, body.model_dump()).id)
+    return queries.detail(db, actor, "dwelling", service.save_dwelling(db, actor, body.model_dump()).id)
 
 
 @router.patch("/dwellings/{did}", summary="修改实有房屋")
 def edit_dwelling(did: int, body: DwellingIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
     service.save_dwelling(db, actor, body.model_dump(), dwelling_id=did)
-    return service.detail(db, actor, "dwelling", did)
+    return queries.detail(db, actor, "dwelling", did)
 
 
 @router.post("/organisations", summary="登记实有单位", status_code=201)
 def create_org(body: OrganisationIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
-    return service.detail(db, actor, "organisation", service.save_organisation(db, actor, body.model_dump()).id)
+    return queries.detail(db, actor, "organisation", service.save_organisation(db, actor, body.model_dump()).id)
 
 
 @router.patch("/organisations/{oid}", summary="修改实有单位")
 def edit_org(oid: int, body: OrganisationIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
     service.save_organisation(db, actor, body.model_dump(), organisation_id=oid)
-    return service.detail(db, actor, "organisation", oid)
+    return queries.detail(db, actor, "organisation", oid)
 
 
 @router.post("/facilities", summary="登记实有设施", status_code=201)
 def create_facility(body: FacilityIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
-    return service.detail(db, actor, "facility", service.save_facility(db, actor, body.model_dump()).id)
+    return queries.detail(db, actor, "facility", service.save_facility(db, actor, body.model_dump()).id)
 
 
 @router.patch("/facilities/{fid}", summary="修改实有设施")
 def edit_facility(fid: int, body: FacilityIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
     service.save_facility(db, actor, body.model_dump(), facility_id=fid)
-    return service.detail(db, actor, "facility", fid)
+    return queries.detail(db, actor, "facility", fid)
 
 
 @router.get("/{plural}/export.xlsx", summary="导出筛选结果 XLSX(证件号码和电话为脱敏显示)", response_class=Response)
-def export(plural: str, f: service.Filters = Depends(filters), db: Session = DB, actor: Actor = ACTOR) -> Response:
-    return _xlsx(service.export_xlsx(db, actor, _entity(plural), f), f"{plural}.xlsx")
+def export(plural: str, f: queries.Filters = Depends(filters), db: Session = DB, actor: Actor = ACTOR) -> Response:
+    return _xlsx(queries.export_xlsx(db, actor, _entity(plural), f), f"{plural}.xlsx")
 
 
 @router.get("/{plural}", summary="列表(筛选、分页,限本人管辖范围)")
-def list_(plural: str, f: service.Filters = Depends(filters), db: Session = DB,
+def list_(plural: str, f: queries.Filters = Depends(filters), db: Session = DB,
           actor: Actor = ACTOR) -> dict[str, Any]:
-    return service.list_records(db, actor, _entity(plural), f)
+    return queries.list_records(db, actor, _entity(plural), f)
 
 
 @router.get("/{plural}/{rid}", summary="详情(含变更与居住历史)")
 def get(plural: str, rid: int, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
-    return service.detail(db, actor, _entity(plural), rid)
+    return queries.detail(db, actor, _entity(plural), rid)

@@ -32,6 +32,7 @@ from civicgrid.config import get_settings
 from civicgrid.errors import BadInput, NotFound
 from civicgrid.office import style_header, to_bytes
 from civicgrid.registry import service
+from civicgrid.registry.checks import CHECKS
 from civicgrid.registry.models import Address, Dwelling, RegistryChange, Residence, Resident
 
 Progress = Callable[[int, int], None]
@@ -226,7 +227,7 @@ def check(session: Session, actor: Actor, kind: str, table: Table, mapping: dict
     col_of = {f: table.headers.index(h) for h, f in mapping.items()}
     header_of = {f: h for h, f in mapping.items()}
     today = clock.today()
-    run = service.CHECKS.get(kind)
+    run = CHECKS.get(kind)
     m = service.matcher(session)
     seen: dict[str, int] = {}
     matches: dict[str, Any] = {}  # address text → match (people of one dwelling share it)

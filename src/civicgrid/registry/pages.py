@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from civicgrid.access.policy import Action, Actor, can
 from civicgrid.errors import DomainError, NotFound
-from civicgrid.registry import importer, service
+from civicgrid.registry import importer, queries, service
 from civicgrid.registry.api import PLURAL, read_upload
 from civicgrid.registry.schemas import (CHANGE_LABELS, ENTITY_LABELS, FACILITY_KIND_LABELS, FACILITY_STATUS_LABELS,
                                         HOUSEHOLD_LABELS, INSPECTION_LABELS, ORG_KIND_LABELS, RELATION_LABELS,
@@ -82,8 +82,8 @@ def grid_page(request: Request, code: str = "", db: Session = DB, actor: Actor =
         from civicgrid.geo.service import codes_by_id
 
         code = sorted(codes_by_id(db, set(actor.grid_ids)).values())[0]
-    summary = service.grid_summary(db, actor, code) if code else None
-    lists = {e: service.list_records(db, actor, e, service.Filters(region_code=code, size=10))
+    summary = queries.grid_summary(db, actor, code) if code else None
+    lists = {e: queries.list_records(db, actor, e, queries.Filters(region_code=code, size=10))
              for e in ("resident", "dwelling", "organisation", "facility")} if code else {}
     return render(request, "registry/grid.html", {**_ctx(actor, "resident"), "page_kind": "grid", "code": code, "summary": summary,
                                                   "lists": lists, "kind_labels": KIND_FILTERS})
@@ -149,8 +149,8 @@ def import_errors(token: str, mapping: str = "", db: Session = DB, actor: Actor 
 def list_page(request: Request, plural: str, q: str = "", region: str = "", kind: str = "", tag: str = "",
               page: int = 1, db: Session = DB, actor: Actor = ACTOR) -> Response:
     entity = _entity(plural)
-    f = service.Filters(q=q, region_code=region, kind=kind, tag=tag, page=max(page, 1), size=20)
-    result = service.list_records(db, actor, entity, f)
+    f = queries.Filters(q=q, region_code=region, kind=kind, tag=tag, page=max(page, 1), size=20)
+    result = queries.list_records(db, actor, entity, f)
     tags = {k: v[0] for k, v in TAGS.items() if not v[1] or can(actor, Action.SENSITIVE_TAG_VIEW)}
     return render(request, "registry/list.html", {**_ctx(actor, entity), "result": result, "f": f,
                                                   "kinds": KIND_FILTERS.get(entity, {}), "tags": tags},
@@ -218,7 +218,7 @@ def _submit(request: Request, entity: str, rid: int | None, values: dict[str, An
 def detail_page(request: Request, plural: str, rid: int, saved: int = 0, db: Session = DB,
                 actor: Actor = ACTOR) -> Response:
     entity = _entity(plural)
-    rec = service.detail(db, actor, entity, rid)
+    rec = queries.detail(db, actor, entity, rid)
     return render(request, "registry/detail.html", {**_ctx(actor, entity), "rec": rec, "saved": saved,
                                                     "change_labels": CHANGE_LABELS, "full": None,
                                                     "field_labels": FIELD_LABELS, **_detail_extra(actor)})
@@ -227,7 +227,7 @@ def detail_page(request: Request, plural: str, rid: int, saved: int = 0, db: Ses
 @router.get("/registry/{plural}/{rid}/edit")
 def edit_page(request: Request, plural: str, rid: int, db: Session = DB, actor: Actor = ACTOR) -> Response:
     entity = _entity(plural)
-    rec = service.detail(db, actor, entity, rid)
+    rec = queries.detail(db, actor, entity, rid)
     service.get_record(db, actor, entity, rid, Action.REGISTRY_EDIT)
     values = {k: ("" if rec.get(k) is None else rec.get(k)) for k, *_ in FORMS[entity]}
     for k in ("phone", "owner_phone", "safety_phone"):
@@ -256,7 +256,7 @@ def _resident_action(request: Request, db: Session, actor: Actor, rid: int, name
             run()
     except DomainError as exc:
         service.forget_caches(db)
-        rec = service.detail(db, actor, "resident", rid)
+        rec = queries.detail(db, actor, "resident", rid)
         return render(request, "registry/detail.html", {**_ctx(actor, "resident"), "rec": rec, "saved": 0,
                                                         "change_labels": CHANGE_LABELS, "full": None,
                                                         "field_labels": FIELD_LABELS, "failed": name,
@@ -273,7 +273,7 @@ def _detail_extra(actor: Actor) -> dict[str, Any]:
 @router.post("/registry/residents/{rid}/unmask")
 def unmask(request: Request, rid: int, db: Session = DB, actor: Actor = ACTOR) -> Response:
     full = service.unmask_resident(db, actor, rid, ip=client_ip(request))
-    rec = service.detail(db, actor, "resident", rid)
+    rec = queries.detail(db, actor, "resident", rid)
     return render(request, "registry/detail.html", {**_ctx(actor, "resident"), "rec": rec, "saved": 0,
                                                     "change_labels": CHANGE_LABELS, "full": full,
                                                     "field_labels": FIELD_LABELS}, block="numbers")

@@ -1,24 +1,22 @@
-"""Registry rules: standard addresses (located in a grid, or in their village), dwellings, residents with
-residences and tags, organisations and facilities; scope-limited lists, search, grid summaries, masking and
-audited unmasking, change history, and re-encryption under a new key.
-
-Row checks (`check_*`) are shared by forms, the API and the importer, so all three report the same Chinese
-words; they return the cleaned values and a {field: message} map.
+"""Registry rules: standard addresses (located in a grid, or in their village), dwellings and buildings,
+residents with residences and tags, organisations and facilities; masking and audited unmasking, change
+history, and re-encryption under a new key. Row checks live in checks.py, reading (lists, search, details,
+grid summaries, export) in queries.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from civicgrid import clock
 from civicgrid.access.models import Department
-from civicgrid.access.policy import Action, Actor, can, require
+from civicgrid.access.policy import Action, Actor, require
 from civicgrid.access.service import audit
 from civicgrid.errors import BadInput, Conflict, NotFound
 from civicgrid.geo import service as geo
@@ -26,18 +24,15 @@ from civicgrid.geo.models import Region
 from civicgrid.registry import crypto
 from civicgrid.registry.address import (TOWN_SUFFIXES, VILLAGE_SUFFIXES, Gazetteer, Matcher, Parsed, canonical,
                                         display_village, short_name)
-from civicgrid.registry.ids import InvalidCode, parse_id_number, parse_phone, parse_uscc
-from civicgrid.registry.models import (DWELLING_USES, FACILITY_KINDS, FACILITY_STATUSES, HOUSEHOLDS,
-                                       INSPECTION_STATUSES, ORG_KINDS, RELATIONS, STRUCTURES, Address, Building,
-                                       Dwelling, Facility, Organisation, RegistryChange, Residence, Resident,
-                                       ResidentTag)
-from civicgrid.registry.schemas import (FACILITY_KIND_LABELS, FACILITY_STATUS_LABELS, HOUSEHOLD_LABELS,
-                                        INSPECTION_LABELS, ORG_KIND_LABELS, RELATION_LABELS, SEX_LABELS,
-                                        STRUCTURE_LABELS, TAGS, USE_LABELS, inverse)
+from civicgrid.registry.checks import (check_dwelling, check_facility, check_organisation, check_resident,
+                                       date_value, enum_value)
+from civicgrid.registry.ids import InvalidCode, parse_phone
+from civicgrid.registry.models import (HOUSEHOLDS, RELATIONS, Address, Building, Dwelling, Facility, Organisation,
+                                       RegistryChange, Residence, Resident, ResidentTag)
+from civicgrid.registry.schemas import HOUSEHOLD_LABELS, RELATION_LABELS, TAGS
 
 ENTITIES = {"resident": Resident, "dwelling": Dwelling, "organisation": Organisation, "facility": Facility,
             "address": Address}
-PAGE_MAX = 200
 
 # ---------------------------------------------------------------------------------------------
 # regions: the gazetteer of towns and villages, and locating an address
@@ -236,170 +231,6 @@ def resolve_address(session: Session, actor: Actor, *, text: str = "", address_i
 
 
 # ---------------------------------------------------------------------------------------------
-# row checks shared by forms, API and import
-
-
-def _enum(value: Any, labels: dict[str, str], allowed: tuple[str, ...], field: str, what: str,
-          errors: dict[str, str], default: str | None = None,
-          aliases: dict[str, str] | None = None) -> str | None:
-    v = str(value or "").strip()
-    v = (aliases or {}).get(v, v)
-    if not v and default is not None:
-        return default
-    code = inverse(labels).get(v)
-    if code not in allowed:
-        errors[field] = f"{what}“{v}”无效,应为:" + "、".join(labels[a] for a in allowed)
-        return None
-    return code
-
-
-def _date(value: Any, field: str, what: str, errors: dict[str, str]) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    s = str(value).strip().replace("/", "-").replace(".", "-").replace("年", "-").replace("月", "-").rstrip("日")
-    try:
-        return date.fromisoformat("-".join(p.zfill(2) for p in s.split("-")))
-    except ValueError:
-        errors[field] = f"{what}“{value}”不是有效日期(例如 2024-03-01)"
-        return None
-
-
-def check_resident(row: dict[str, Any], *, today: date) -> tuple[dict[str, Any], dict[str, str]]:
-    """Name, ID number (GB 11643; birth date, sex, origin derived), phone, household, relation, move-in date."""
-    errors: dict[str, str] = {}
-    out: dict[str, Any] = {"name": "".join(str(row.get("name") or "").split())}
-    if not out["name"]:
-        errors["name"] = "姓名不能为空"
-    elif len(out["name"]) > 50:
-        errors["name"] = "姓名过长"
-    try:
-        info = parse_id_number(str(row.get("id_number") or ""), today=today)
-        out.update(id_number=info.number, birth_date=info.birth_date, sex=info.sex, origin_code=info.origin_code)
-    except InvalidCode as e:
-        errors["id_number"] = e.message
-    phone = str(row.get("phone") or "").strip()
-    if phone:
-        try:
-            out["phone"] = parse_phone(phone)
-        except InvalidCode as e:
-            errors["phone"] = e.message
-    out["household"] = _enum(row.get("household"), HOUSEHOLD_LABELS, HOUSEHOLDS, "household", "户籍类型", errors,
-                             "floating", {"户籍": "registered", "本地": "registered", "流动": "floating",
-                                          "外来": "floating"})
-    out["relation"] = _enum(row.get("relation"), RELATION_LABELS, RELATIONS, "relation", "与房屋关系", errors, "tenant")
-    out["moved_in"] = _date(row.get("moved_in"), "moved_in", "入住日期", errors) or today
-    if out["moved_in"] > today:
-        errors["moved_in"] = "入住日期不能晚于今天"
-    out["address"] = str(row.get("address") or "").strip()
-    return out, errors
-
-
-def check_dwelling(row: dict[str, Any], *, today: date) -> tuple[dict[str, Any], dict[str, str]]:
-    errors: dict[str, str] = {}
-    out: dict[str, Any] = {
-        "use": _enum(row.get("use"), USE_LABELS, DWELLING_USES, "use", "房屋用途", errors, "owner_occupied"),
-        "structure": _enum(row.get("structure"), STRUCTURE_LABELS, STRUCTURES, "structure", "结构", errors, "other"),
-        "inspection_status": _enum(row.get("inspection_status"), INSPECTION_LABELS, INSPECTION_STATUSES,
-                                   "inspection_status", "检查状态", errors, "not_inspected"),
-        "owner_name": str(row.get("owner_name") or "").strip(),
-        "inspected_on": _date(row.get("inspected_on"), "inspected_on", "检查日期", errors),
-        "address": str(row.get("address") or "").strip()}
-    for f, what in (("floors", "层数"), ("area_m2", "面积")):
-        v = row.get(f)
-        if v in (None, ""):
-            out[f] = None
-            continue
-        try:
-            out[f] = int(v) if f == "floors" else float(v)
-            if out[f] <= 0:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors[f] = f"{what}“{v}”应为正数"
-    if out["inspected_on"] and out["inspected_on"] > today:
-        errors["inspected_on"] = "检查日期不能晚于今天"
-    phone = str(row.get("owner_phone") or "").strip()
-    if phone:
-        try:
-            out["owner_phone"] = parse_phone(phone)
-        except InvalidCode as e:
-            errors["owner_phone"] = e.message
-    return out, errors
-
-
-def check_organisation(row: dict[str, Any], *, today: date) -> tuple[dict[str, Any], dict[str, str]]:
-    errors: dict[str, str] = {}
-    out: dict[str, Any] = {"name": str(row.get("name") or "").strip(),
-                           "kind": _enum(row.get("kind"), ORG_KIND_LABELS, ORG_KINDS, "kind", "单位类型", errors,
-                                         "enterprise"),
-                           "person_in_charge": str(row.get("person_in_charge") or "").strip(),
-                           "safety_contact": str(row.get("safety_contact") or "").strip(),
-                           "address": str(row.get("address") or "").strip()}
-    if not out["name"]:
-        errors["name"] = "单位名称不能为空"
-    uscc = str(row.get("uscc") or "").strip()
-    out["uscc"] = None
-    if uscc:
-        try:
-            out["uscc"] = parse_uscc(uscc)
-        except InvalidCode as e:
-            errors["uscc"] = e.message
-    v = row.get("staff_count")
-    out["staff_count"] = None
-    if v not in (None, ""):
-        try:
-            out["staff_count"] = int(v)
-            if out["staff_count"] < 0:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors["staff_count"] = f"从业人数“{v}”应为非负整数"
-    phone = str(row.get("safety_phone") or "").strip()
-    if phone:
-        try:
-            out["safety_phone"] = parse_phone(phone)
-        except InvalidCode as e:
-            errors["safety_phone"] = e.message
-    return out, errors
-
-
-def check_facility(row: dict[str, Any], *, today: date) -> tuple[dict[str, Any], dict[str, str]]:
-    errors: dict[str, str] = {}
-    out: dict[str, Any] = {"code": str(row.get("code") or "").strip(), "name": str(row.get("name") or "").strip(),
-                           "kind": _enum(row.get("kind"), FACILITY_KIND_LABELS, FACILITY_KINDS, "kind", "设施类型",
-                                         errors),
-                           "status": _enum(row.get("status"), FACILITY_STATUS_LABELS, FACILITY_STATUSES, "status",
-                                           "状态", errors, "in_service"),
-                           "address": str(row.get("address") or "").strip(),
-                           "owner_department": str(row.get("owner_department") or "").strip(),
-                           "maintainer_department": str(row.get("maintainer_department") or "").strip()}
-    if not out["code"]:
-        errors["code"] = "设施编码不能为空"
-    for f, lo, hi, what in (("lon", 73, 136, "经度"), ("lat", 3, 54, "纬度")):
-        v = row.get(f)
-        out[f] = None
-        if v in (None, ""):
-            continue
-        try:
-            out[f] = float(v)
-            if not lo <= out[f] <= hi:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors[f] = f"{what}“{v}”不在中国范围内"
-    if (out["lon"] is None) != (out["lat"] is None):
-        errors["lat"] = "经度和纬度须同时填写"
-    if out["lon"] is None and not out["address"]:
-        errors["address"] = "请填写地址或经纬度"
-    return out, errors
-
-
-CHECKS = {"resident": check_resident, "dwelling": check_dwelling, "organisation": check_organisation,
-          "facility": check_facility}
-
-
-# ---------------------------------------------------------------------------------------------
 # personal numbers
 
 
@@ -563,7 +394,7 @@ def update_resident(session: Session, actor: Actor, resident_id: int, data: dict
             changes["name"] = [r.name, name]
             r.name = name
     if data.get("household"):
-        h = _enum(data["household"], HOUSEHOLD_LABELS, HOUSEHOLDS, "household", "户籍类型", errors)
+        h = enum_value(data["household"], HOUSEHOLD_LABELS, HOUSEHOLDS, "household", "户籍类型", errors)
         if h and h != r.household:
             changes["household"] = [r.household, h]
             r.household = h
@@ -586,8 +417,8 @@ def move_resident(session: Session, actor: Actor, resident_id: int, data: dict[s
     """Move a resident to the dwelling at another standard address (the old residence is closed, kept)."""
     r = get_record(session, actor, "resident", resident_id, Action.REGISTRY_EDIT)
     errors: dict[str, str] = {}
-    on = _date(data.get("moved_in"), "moved_in", "入住日期", errors) or clock.today()
-    relation = _enum(data.get("relation"), RELATION_LABELS, RELATIONS, "relation", "与房屋关系", errors, "tenant")
+    on = date_value(data.get("moved_in"), "moved_in", "入住日期", errors) or clock.today()
+    relation = enum_value(data.get("relation"), RELATION_LABELS, RELATIONS, "relation", "与房屋关系", errors, "tenant")
     _fail(errors)
     a = resolve_address(session, actor, text=str(data.get("address") or ""), address_id=data.get("address_id"))
     require(actor, Action.REGISTRY_EDIT, a)
@@ -609,8 +440,8 @@ def add_tag(session: Session, actor: Actor, resident_id: int, data: dict[str, An
     if sensitive:
         require(actor, Action.SENSITIVE_TAG_VIEW, r)
     errors: dict[str, str] = {}
-    start = _date(data.get("valid_from"), "valid_from", "开始日期", errors) or clock.today()
-    end = _date(data.get("valid_to"), "valid_to", "结束日期", errors)
+    start = date_value(data.get("valid_from"), "valid_from", "开始日期", errors) or clock.today()
+    end = date_value(data.get("valid_to"), "valid_to", "结束日期", errors)
     if end and end < start:
         errors["valid_to"] = "结束日期不能早于开始日期"
     _fail(errors, "标签")
@@ -743,205 +574,6 @@ def get_record(session: Session, actor: Actor, entity: str, record_id: int,
     return obj
 
 
-@dataclass
-class Filters:
-    q: str = ""  # name, ID number, phone, address or organisation name
-    region_code: str = ""  # town, village or grid
-    kind: str = ""  # household / use / org kind / facility kind
-    tag: str = ""
-    page: int = 1
-    size: int = 50
-
-
-def _region_prefix(session: Session, actor: Actor, code: str) -> str | None:
-    if not code:
-        return None
-    r = geo.find_region(session, code)
-    if r is None:
-        raise NotFound("region", f"区域 {code} 不存在")
-    require(actor, Action.REGISTRY_VIEW, r)
-    return r.path
-
-
-def _text_filter(model: Any, q: str) -> Any:
-    """Exact number search through the keyed hash, or a name/address substring."""
-    s = "".join(q.split())
-    conds = []
-    digits = s.replace("-", "").replace("+86", "")
-    if model is Resident:
-        if len(s) == 18:
-            try:
-                conds.append(Resident.id_hash == number_hash(parse_id_number(s, today=clock.today()).number,
-                                                             "id_number"))
-            except InvalidCode:
-                pass
-        if digits.isdigit() and len(digits) >= 10:
-            try:
-                conds.append(Resident.phone_hash == number_hash(parse_phone(digits), "phone"))
-            except InvalidCode:
-                pass
-        conds.append(Resident.name.contains(s))
-        conds.append(Resident.dwelling_id.in_(select(Dwelling.id).join(Address, Address.id == Dwelling.address_id)
-                                              .where(Address.full.contains(s))))
-    elif model is Organisation:
-        conds += [Organisation.name.contains(s), Organisation.uscc == s.upper(),
-                  Organisation.address_id.in_(select(Address.id).where(Address.full.contains(s)))]
-    elif model is Dwelling:
-        conds += [Dwelling.owner_name.contains(s),
-                  Dwelling.address_id.in_(select(Address.id).where(Address.full.contains(s)))]
-    elif model is Facility:
-        conds += [Facility.name.contains(s), Facility.code == s]
-    elif model is Address:
-        conds += [Address.full.contains(s), Address.code == s]
-    return or_(*conds)
-
-
-KIND_COLUMN = {"resident": "household", "dwelling": "use", "organisation": "kind", "facility": "kind"}
-
-
-def query(session: Session, actor: Actor, entity: str, f: Filters) -> Select:
-    """The SELECT of an entity's records matching the filters, inside the actor's scope."""
-    require(actor, Action.REGISTRY_VIEW)
-    model = ENTITIES[entity]
-    q = _scope(select(model), model, actor)
-    prefix = _region_prefix(session, actor, f.region_code)
-    if prefix:
-        q = q.where(model.region_path.startswith(prefix))
-    if f.q.strip():
-        q = q.where(_text_filter(model, f.q))
-    if f.kind and entity in KIND_COLUMN:
-        q = q.where(getattr(model, KIND_COLUMN[entity]) == f.kind)
-    if f.tag and entity == "resident":
-        if TAGS.get(f.tag, ("", False))[1]:
-            require(actor, Action.SENSITIVE_TAG_VIEW)
-        today = clock.today()
-        q = q.where(Resident.id.in_(select(ResidentTag.resident_id).where(
-            ResidentTag.tag == f.tag, ResidentTag.valid_from <= today,
-            or_(ResidentTag.valid_to.is_(None), ResidentTag.valid_to >= today))))
-    return q
-
-
-def list_records(session: Session, actor: Actor, entity: str, f: Filters) -> dict[str, Any]:
-    """One page of an entity's records (newest first) with the total, as the list pages and API show them."""
-    if entity not in ENTITIES:
-        raise NotFound(entity)
-    q = query(session, actor, entity, f)
-    model = ENTITIES[entity]
-    total = session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
-    size = max(1, min(f.size, PAGE_MAX))
-    page = max(1, f.page)
-    rows = list(session.scalars(q.order_by(model.id.desc()).offset((page - 1) * size).limit(size)))
-    return {"total": total, "page": page, "size": size, "pages": max(1, -(-total // size)),
-            "items": outs(session, actor, entity, rows)}
-
-
-def outs(session: Session, actor: Actor, entity: str, rows: list[Any]) -> list[dict[str, Any]]:
-    """Rows as users see them: masked numbers, Chinese labels, their address and grid names."""
-    addr_ids = {getattr(r, "address_id", None) for r in rows} - {None}
-    if entity == "resident":
-        dw = {d.id: d for d in session.scalars(select(Dwelling).where(
-            Dwelling.id.in_({r.dwelling_id for r in rows} - {None})))}
-        addr_ids |= {d.address_id for d in dw.values()}
-    addrs = {a.id: a for a in session.scalars(select(Address).where(Address.id.in_(addr_ids)))} if addr_ids else {}
-    grid_ids = {r.grid_id for r in rows} - {None}
-    grids = {g.id: g for g in session.scalars(select(Region).where(Region.id.in_(grid_ids)))} if grid_ids else {}
-    out = []
-    for r in rows:
-        grid = grids.get(r.grid_id)
-        base = {"id": r.id, "grid": {"code": grid.code, "name": grid.name} if grid else None}
-        if entity == "resident":
-            d = dw.get(r.dwelling_id) if r.dwelling_id else None
-            a = addrs.get(d.address_id) if d else None
-            base |= {"name": r.name, "id_number": r.id_masked, "phone": r.phone_masked,
-                     "birth_date": r.birth_date.isoformat(), "sex": r.sex, "sex_label": SEX_LABELS[r.sex],
-                     "origin_code": r.origin_code, "household": r.household,
-                     "household_label": HOUSEHOLD_LABELS[r.household], "address": a.full if a else "",
-                     "dwelling_id": r.dwelling_id}
-        elif entity == "dwelling":
-            a = addrs.get(r.address_id)
-            base |= {"address": a.full if a else "", "address_code": a.code if a else "", "use": r.use,
-                     "use_label": USE_LABELS[r.use], "structure_label": STRUCTURE_LABELS[r.structure],
-                     "floors": r.floors, "area_m2": r.area_m2, "owner_name": r.owner_name,
-                     "owner_phone": r.owner_phone_masked, "inspection_status": r.inspection_status,
-                     "inspection_label": INSPECTION_LABELS[r.inspection_status],
-                     "inspected_on": r.inspected_on.isoformat() if r.inspected_on else None,
-                     "building_id": r.building_id}
-        elif entity == "organisation":
-            a = addrs.get(r.address_id)
-            base |= {"name": r.name, "uscc": r.uscc or "", "kind": r.kind, "kind_label": ORG_KIND_LABELS[r.kind],
-                     "address": a.full if a else "", "person_in_charge": r.person_in_charge,
-                     "staff_count": r.staff_count, "safety_contact": r.safety_contact,
-                     "safety_phone": r.safety_phone_masked}
-        elif entity == "facility":
-            a = addrs.get(r.address_id)
-            base |= {"code": r.code, "name": r.name, "kind": r.kind, "kind_label": FACILITY_KIND_LABELS[r.kind],
-                     "status": r.status, "status_label": FACILITY_STATUS_LABELS[r.status], "lon": r.lon,
-                     "lat": r.lat, "address": a.full if a else ""}
-        else:
-            base |= {"code": r.code, "full": r.full, "lon": r.lon, "lat": r.lat}
-        out.append(base)
-    return out
-
-
-def detail(session: Session, actor: Actor, entity: str, record_id: int) -> dict[str, Any]:
-    """One record with its history (changes, and for a resident residences and tags)."""
-    obj = get_record(session, actor, entity, record_id)
-    out = outs(session, actor, entity, [obj])[0]
-    changes = session.scalars(select(RegistryChange).where(RegistryChange.entity == entity,
-                                                           RegistryChange.entity_id == record_id)
-                              .order_by(RegistryChange.id))
-    out["history"] = [{"at": c.at.isoformat(), "actor": c.actor_name, "action": c.action, "changes": c.changes}
-                      for c in changes]
-    if entity == "resident":
-        res = session.execute(select(Residence, Address.full).join(Dwelling, Dwelling.id == Residence.dwelling_id)
-                              .join(Address, Address.id == Dwelling.address_id)
-                              .where(Residence.resident_id == record_id).order_by(Residence.moved_in, Residence.id))
-        out["residences"] = [{"dwelling_id": r.dwelling_id, "address": full, "relation": r.relation,
-                              "relation_label": RELATION_LABELS[r.relation], "moved_in": r.moved_in.isoformat(),
-                              "moved_out": r.moved_out.isoformat() if r.moved_out else None} for r, full in res]
-        see_sensitive = can(actor, Action.SENSITIVE_TAG_VIEW)
-        today = clock.today()
-        out["tags"] = [{"tag": t.tag, "label": TAGS[t.tag][0], "sensitive": t.sensitive,
-                        "valid_from": t.valid_from.isoformat(),
-                        "valid_to": t.valid_to.isoformat() if t.valid_to else None,
-                        "current": t.valid_from <= today and (t.valid_to is None or t.valid_to >= today),
-                        "note": t.note}
-                       for t in session.scalars(select(ResidentTag).where(ResidentTag.resident_id == record_id)
-                                                .order_by(ResidentTag.valid_from))
-                       if see_sensitive or not t.sensitive]
-        out["may_unmask"] = can(actor, Action.PERSON_UNMASK)
-    if entity == "dwelling" and obj.building_id:
-        b = session.get(Building, obj.building_id)
-        out["building"] = {"name": b.name, "structure_label": STRUCTURE_LABELS[b.structure], "floors": b.floors,
-                           "dwellings": session.scalar(select(func.count()).where(Dwelling.building_id == b.id))}
-    if entity == "dwelling":
-        rows = session.execute(select(Residence, Resident.name).join(Resident, Resident.id == Residence.resident_id)
-                               .where(Residence.dwelling_id == record_id).order_by(Residence.moved_in))
-        out["occupants"] = [{"resident_id": r.resident_id, "name": name, "relation_label": RELATION_LABELS[r.relation],
-                             "moved_in": r.moved_in.isoformat(),
-                             "moved_out": r.moved_out.isoformat() if r.moved_out else None} for r, name in rows]
-    return out
-
-
-def grid_summary(session: Session, actor: Actor, region_code: str) -> dict[str, Any]:
-    """Counts of residents (registered/floating), dwellings (rentals), organisations and facilities in a region."""
-    require(actor, Action.REGISTRY_VIEW)
-    region = geo.find_region(session, region_code)
-    if region is None:
-        raise NotFound("region", f"区域 {region_code} 不存在")
-    require(actor, Action.REGISTRY_VIEW, region)
-    p = region.path
-    counts: dict[str, Any] = {}
-    for entity, col in (("resident", "household"), ("dwelling", "use"), ("organisation", "kind"),
-                        ("facility", "kind")):
-        model = ENTITIES[entity]
-        rows = session.execute(select(getattr(model, col), func.count()).where(model.region_path.startswith(p))
-                               .group_by(getattr(model, col))).all()
-        counts[entity] = {"total": sum(n for _, n in rows), "by": {k: n for k, n in rows}}
-    return {"region": {"code": region.code, "name": region.name, "level": region.level}, "counts": counts}
-
-
-# ---------------------------------------------------------------------------------------------
 # key rotation
 
 
@@ -969,55 +601,6 @@ def rekey(session: Session, *, batch: int = 2000) -> dict[str, int]:
     return done
 
 
-# ---------------------------------------------------------------------------------------------
-# export
-
-EXPORT_COLUMNS: dict[str, list[tuple[str, str, int]]] = {
-    "resident": [("姓名", "name", 10), ("公民身份号码", "id_number", 22), ("性别", "sex_label", 6),
-                 ("出生日期", "birth_date", 12), ("联系电话", "phone", 14), ("户籍类型", "household_label", 10),
-                 ("居住地址", "address", 40), ("网格", "grid_name", 16)],
-    "dwelling": [("房屋地址", "address", 40), ("地址编码", "address_code", 24), ("房屋用途", "use_label", 8),
-                 ("结构", "structure_label", 8), ("层数", "floors", 6), ("面积", "area_m2", 8),
-                 ("房主姓名", "owner_name", 10), ("房主电话", "owner_phone", 14), ("检查状态", "inspection_label", 10),
-                 ("检查日期", "inspected_on", 12), ("网格", "grid_name", 16)],
-    "organisation": [("单位名称", "name", 24), ("统一社会信用代码", "uscc", 22), ("单位类型", "kind_label", 10),
-                     ("单位地址", "address", 40), ("负责人", "person_in_charge", 10), ("从业人数", "staff_count", 8),
-                     ("安全联系人", "safety_contact", 10), ("安全联系电话", "safety_phone", 14),
-                     ("网格", "grid_name", 16)],
-    "facility": [("设施编码", "code", 16), ("设施名称", "name", 20), ("设施类型", "kind_label", 12),
-                 ("状态", "status_label", 8), ("经度", "lon", 12), ("纬度", "lat", 12), ("地址", "address", 40),
-                 ("网格", "grid_name", 16)],
-    "address": [("地址编码", "code", 24), ("标准地址", "full", 48), ("经度", "lon", 12), ("纬度", "lat", 12),
-                ("网格", "grid_name", 16)],
-}
-
-
-def export_xlsx(session: Session, actor: Actor, entity: str, f: Filters) -> bytes:
-    """Every record of a filtered list as XLSX (personal numbers masked: exports never unmask)."""
-    from openpyxl import Workbook
-
-    from civicgrid.office import style_header, to_bytes
-    from civicgrid.registry.schemas import ENTITY_LABELS
-
-    require(actor, Action.REGISTRY_EXPORT)
-    if entity not in ENTITIES:
-        raise NotFound(entity)
-    cols = EXPORT_COLUMNS[entity]
-    wb = Workbook(write_only=False)
-    ws = wb.active
-    ws.title = ENTITY_LABELS[entity]
-    ws.append([h for h, _, _ in cols])
-    q = query(session, actor, entity, f).order_by(ENTITIES[entity].id)
-    n = 0
-    for part in session.scalars(q.execution_options(yield_per=2000)).partitions():
-        for o in outs(session, actor, entity, list(part)):
-            o["grid_name"] = (o.get("grid") or {}).get("name", "")
-            ws.append([o.get(k) for _, k, _ in cols])
-            n += 1
-    style_header(ws, 1, [w for _, _, w in cols])
-    ws.freeze_panes = "A2"
-    audit(session, actor, "registry.export", entity, None, {"rows": n, "q": f.q, "region": f.region_code})
-    return to_bytes(wb)
 
 
 def create_addresses(session: Session, actor: Actor, items: list[tuple[dict[str, Any], float | None, float | None]]
