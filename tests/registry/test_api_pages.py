@@ -4,6 +4,7 @@ and the pages (list, detail, form errors next to fields, import preview), as a l
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 
 from openpyxl import load_workbook
@@ -109,3 +110,24 @@ def test_resident_page_moves_and_tags(client, db, demo_grid):
     login(client, "grid.worker")  # may view, may not see sensitive tags
     page = client.get(f"/registry/residents/{r.id}")
     assert page.status_code == 200 and "社区矫正对象" not in page.text
+
+
+def test_editing_a_facility_or_dwelling_keeps_what_the_form_does_not_change(client, db, demo_grid):
+    from civicgrid.access.service import SYSTEM
+    from civicgrid.registry import service
+    from tests.registry.conftest import make_resident
+
+    from civicgrid.access.models import Department
+    from sqlalchemy import select
+
+    dept = db.scalars(select(Department).where(Department.level == "town")).first()
+    f = service.save_facility(db, SYSTEM, {"code": "XF-9", "kind": "fire_hydrant", "lon": demo_grid.centroid_lon,
+                                           "lat": demo_grid.centroid_lat, "maintainer_department": dept.name})
+    r = make_resident(db, demo_grid)
+    service.save_dwelling(db, SYSTEM, {"structure": "砖混", "use": "出租"}, dwelling_id=r.dwelling_id)
+    db.flush()
+    login(client, "admin")
+    form = client.get(f"/registry/facilities/{f.id}/edit").text
+    assert f'value="{dept.name}"' in form
+    form = client.get(f"/registry/dwellings/{r.dwelling_id}/edit").text
+    assert re.search(r"<option value=\"brick_concrete\"\s+selected>砖混</option>", form), form[form.find("f-structure"):][:300]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from civicgrid import clock
 from civicgrid.access.policy import Action, Actor, can, require
+from civicgrid.access.models import Department
 from civicgrid.access.service import audit
 from civicgrid.errors import NotFound
 from civicgrid.geo import service as geo
@@ -127,6 +128,11 @@ def outs(session: Session, actor: Actor, entity: str, rows: list[Any]) -> list[d
             Dwelling.id.in_({r.dwelling_id for r in rows} - {None})))}
         addr_ids |= {d.address_id for d in dw.values()}
     addrs = {a.id: a for a in session.scalars(select(Address).where(Address.id.in_(addr_ids)))} if addr_ids else {}
+    depts: dict[int | None, str] = {}
+    if entity == "facility":
+        dep_ids = {r.owner_department_id for r in rows} | {r.maintainer_department_id for r in rows}
+        depts = dict(session.execute(select(Department.id, Department.name)
+                                     .where(Department.id.in_(dep_ids - {None}))).all())
     grid_ids = {r.grid_id for r in rows} - {None}
     grids = {g.id: g for g in session.scalars(select(Region).where(Region.id.in_(grid_ids)))} if grid_ids else {}
     out = []
@@ -144,7 +150,8 @@ def outs(session: Session, actor: Actor, entity: str, rows: list[Any]) -> list[d
         elif entity == "dwelling":
             a = addrs.get(r.address_id)
             base |= {"address": a.full if a else "", "address_code": a.code if a else "", "use": r.use,
-                     "use_label": USE_LABELS[r.use], "structure_label": STRUCTURE_LABELS[r.structure],
+                     "use_label": USE_LABELS[r.use], "structure": r.structure,
+                     "structure_label": STRUCTURE_LABELS[r.structure],
                      "floors": r.floors, "area_m2": r.area_m2, "owner_name": r.owner_name,
                      "owner_phone": r.owner_phone_masked, "inspection_status": r.inspection_status,
                      "inspection_label": INSPECTION_LABELS[r.inspection_status],
@@ -160,7 +167,9 @@ def outs(session: Session, actor: Actor, entity: str, rows: list[Any]) -> list[d
             a = addrs.get(r.address_id)
             base |= {"code": r.code, "name": r.name, "kind": r.kind, "kind_label": FACILITY_KIND_LABELS[r.kind],
                      "status": r.status, "status_label": FACILITY_STATUS_LABELS[r.status], "lon": r.lon,
-                     "lat": r.lat, "address": a.full if a else ""}
+                     "lat": r.lat, "address": a.full if a else "",
+                     "owner_department": depts.get(r.owner_department_id, ""),
+                     "maintainer_department": depts.get(r.maintainer_department_id, "")}
         else:
             base |= {"code": r.code, "full": r.full, "lon": r.lon, "lat": r.lat}
         out.append(base)
