@@ -131,3 +131,32 @@ def test_editing_a_facility_or_dwelling_keeps_what_the_form_does_not_change(clie
     assert f'value="{dept.name}"' in form
     form = client.get(f"/registry/dwellings/{r.dwelling_id}/edit").text
     assert re.search(r"<option value=\"brick_concrete\"\s+selected>砖混</option>", form), form[form.find("f-structure"):][:300]
+
+
+def test_pages_create_address_organisation_and_facility(client, db, demo_grid):
+    from civicgrid.geo.models import Region
+    from civicgrid.registry.ids import make_uscc
+
+    village = db.get(Region, demo_grid.parent_id)
+    town = db.get(Region, village.parent_id)
+    csrf = login(client, "village.operator")
+    r = client.post("/registry/addresses/new", data={
+        "csrf_token": csrf, "town": town.name, "village": village.name, "road": "学前路", "house_no": "9",
+        "lon": str(demo_grid.centroid_lon), "lat": str(demo_grid.centroid_lat)}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"]).text
+    assert "学前路9号" in page and demo_grid.name in page
+    r = client.post("/registry/organisations/new", data={
+        "csrf_token": csrf, "name": "学前便利店", "uscc": make_uscc("92", "441900", "L7654321"), "kind": "shop",
+        "address": "学前路9号", "staff_count": "3"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert "学前便利店" in client.get(r.headers["location"]).text
+    r = client.post("/registry/facilities/new", data={
+        "csrf_token": csrf, "code": "AED-001", "name": "便利店门口", "kind": "aed", "status": "in_service",
+        "lon": "", "lat": "", "address": ""})
+    assert r.status_code == 400 and "请填写地址或经纬度" in r.text
+    r = client.post("/registry/facilities/new", data={
+        "csrf_token": csrf, "code": "AED-001", "name": "便利店门口", "kind": "aed", "status": "in_service",
+        "address": "学前路9号"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "AED 除颤仪" in client.get(r.headers["location"]).text
