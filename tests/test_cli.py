@@ -63,7 +63,7 @@ def cli_db(db_url: str, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def built(cli_db: str) -> str:
-    r = runner.invoke(app, ["demo", "--no-serve", "--cases", "200"])
+    r = runner.invoke(app, ["demo", "--no-serve", "--cases", "200", "--residents", "3000"])
     assert r.exit_code == 0, r.output
     return r.output
 
@@ -169,3 +169,32 @@ def test_users_create_grant_and_apikey(built, cli_db):
     assert g.exit_code == 0, g.output
     k = runner.invoke(app, ["apikey", "ops.li"])
     assert k.exit_code == 0 and k.output.strip().startswith("cg_")
+
+
+def test_registry_demo_import_export_and_rekey(built, cli_db, tmp_path, monkeypatch):
+    from civicgrid.config import get_settings
+    from civicgrid.registry import crypto
+    from civicgrid.registry.models import Resident
+
+    assert re.search(r"已生成基础数据:3000 名实有人口", built), built
+    with _session(cli_db) as s:
+        a = s.execute(text("select full from reg_addresses order by id limit 1")).scalar()
+        assert s.scalar(select(func.count()).select_from(Resident)) == 3000
+    f = tmp_path / "p.csv"
+    f.write_bytes(f"姓名,身份证号,现住址\n甲,11010519491231002X,{a}\n乙,123,{a}\n".encode("gb18030"))
+    r = runner.invoke(app, ["registry", "import", str(f), "--report", str(tmp_path / "err.xlsx")])
+    assert r.exit_code == 1 and "import_invalid" in r.output and (tmp_path / "err.xlsx").exists()
+    r = runner.invoke(app, ["registry", "import", str(f), "--mode", "valid"])
+    assert r.exit_code == 0 and "新建 1" in r.output, r.output
+    r = runner.invoke(app, ["registry", "export", str(tmp_path / "out.xlsx"), "--q", "甲"])
+    assert r.exit_code == 0 and (tmp_path / "out.xlsx").stat().st_size > 0
+    import base64
+
+    dev = "dev:" + base64.b64encode(crypto._derive(get_settings().secret_key, "enc")).decode()
+    monkeypatch.setenv("CIVICGRID_REGISTRY_KEYS", crypto.new_key_spec("k2") + "," + dev)
+    get_settings.cache_clear()
+    r = runner.invoke(app, ["registry", "rekey"])
+    assert r.exit_code == 0 and "k2" in r.output, r.output
+    with _session(cli_db) as s:
+        assert s.scalar(select(func.count()).where(~Resident.id_enc.startswith("k2$"))) == 0
+    get_settings.cache_clear()

@@ -54,6 +54,7 @@ def create_app(sessionmaker=None) -> FastAPI:
                                 {"name": "access", "description": "用户、角色、部门 Users, roles, departments"},
                                 {"name": "cases", "description": "事件闭环 Cases and the closed loop"},
                                 {"name": "matters", "description": "事项清单 Matter catalogue"},
+                                {"name": "registry", "description": "二标四实基础数据 Base-data registry"},
                                 {"name": "system", "description": "运行状态 Health"}])
     app.state.sessionmaker = sessionmaker
     static = Path(__file__).parent / "web" / "static"
@@ -82,6 +83,11 @@ def create_app(sessionmaker=None) -> FastAPI:
     from civicgrid.matters import pages as matters_pages
 
     app.include_router(matters_pages.router)
+    from civicgrid.registry import api as registry_api
+    from civicgrid.registry import pages as registry_pages
+
+    app.include_router(registry_api.router)
+    app.include_router(registry_pages.router)
 
     @app.get("/health", tags=["system"], summary="运行状态 Health check")
     def health(request: Request) -> JSONResponse:

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     portal_reports_per_hour: int = Field(default=5, description="Public portal: reports per hour from one address")
     portal_reports_per_day: int = Field(default=20, description="Public portal: reports per day from one address "
                                                                 "or one phone number")
+    registry_keys: str = Field(
+        default="", description="Registry field-encryption keys 'kid:base64(32 bytes)', comma-separated, newest "
+                                "first (the first encrypts, all decrypt); empty = derived from secret_key (dev only)")
+    registry_hash_key: str = Field(
+        default="", description="Key of the keyed hash used for exact search of ID and phone numbers; never rotates "
+                                "with registry_keys; empty = derived from secret_key (dev only)")
+    registry_import_max_mb: float = Field(default=100.0, description="Largest registry import file accepted")
 
     @property
     def is_sqlite(self) -> bool:

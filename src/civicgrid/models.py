@@ -6,5 +6,6 @@ from civicgrid.db import Base
 from civicgrid.geo import models as geo_models  # noqa: F401
 from civicgrid.matters import models as matter_models  # noqa: F401
 from civicgrid.portal import models as portal_models  # noqa: F401
+from civicgrid.registry import models as registry_models  # noqa: F401
 
 metadata = Base.metadata

@@ -72,12 +72,33 @@ class Action(StrEnum):
     CASE_REPORT = "case.report"
     CASE_VIEW = "case.view"
     CALENDAR_MANAGE = "calendar.manage"
+    REGISTRY_VIEW = "registry.view"
+    REGISTRY_EDIT = "registry.edit"
+    REGISTRY_IMPORT = "registry.import"
+    REGISTRY_EXPORT = "registry.export"
+    PERSON_UNMASK = "person.unmask"
+    SENSITIVE_TAG_VIEW = "sensitive_tag.view"
 
 
 _STAFF_READ = {Action.REGION_VIEW, Action.REGION_EXPORT, Action.LOCATE, Action.DEPARTMENT_VIEW,
                Action.CENTRE_VIEW, Action.MATTER_VIEW}
 
 _CASE_WORK = {Action.CASE_REPORT, Action.CASE_VIEW}
+
+# registry (二标四实): who reads, edits, imports and exports base data; who sees whole personal numbers and
+# sensitive tags (special-population classes). Admin has every action.
+_REGISTRY: dict[Role, frozenset[Action]] = {
+    Role.CITY_DISPATCHER: frozenset({Action.REGISTRY_VIEW, Action.REGISTRY_EDIT, Action.REGISTRY_IMPORT,
+                                     Action.REGISTRY_EXPORT}),
+    Role.TOWN_DISPATCHER: frozenset({Action.REGISTRY_VIEW, Action.REGISTRY_EDIT, Action.REGISTRY_IMPORT,
+                                     Action.REGISTRY_EXPORT, Action.PERSON_UNMASK, Action.SENSITIVE_TAG_VIEW}),
+    Role.VILLAGE_OPERATOR: frozenset({Action.REGISTRY_VIEW, Action.REGISTRY_EDIT, Action.REGISTRY_IMPORT,
+                                      Action.REGISTRY_EXPORT, Action.PERSON_UNMASK, Action.SENSITIVE_TAG_VIEW}),
+    Role.GRID_WORKER: frozenset({Action.REGISTRY_VIEW, Action.REGISTRY_EDIT, Action.PERSON_UNMASK}),
+    Role.MEDIATOR: frozenset({Action.REGISTRY_VIEW}),
+    Role.LEADER: frozenset({Action.REGISTRY_VIEW}),
+    Role.INTEGRATION: frozenset({Action.REGISTRY_VIEW}),
+}
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
@@ -96,6 +117,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
                                  Action.DEPARTMENT_VIEW, Action.MATTER_VIEW} | _CASE_WORK),
 }
 
+PERMISSIONS = {role: actions | _REGISTRY.get(role, frozenset()) for role, actions in PERMISSIONS.items()}
+
 ACTION_LABELS: dict[Action, str] = {
     Action.REGION_VIEW: "查看区域",
     Action.REGION_IMPORT: "导入区域边界",
@@ -113,6 +136,12 @@ ACTION_LABELS: dict[Action, str] = {
     Action.CASE_REPORT: "上报事件",
     Action.CASE_VIEW: "查看事件",
     Action.CALENDAR_MANAGE: "维护节假日安排",
+    Action.REGISTRY_VIEW: "查看基础数据",
+    Action.REGISTRY_EDIT: "维护基础数据",
+    Action.REGISTRY_IMPORT: "导入基础数据",
+    Action.REGISTRY_EXPORT: "导出基础数据",
+    Action.PERSON_UNMASK: "查看完整证件号码和电话",
+    Action.SENSITIVE_TAG_VIEW: "查看特殊人群标签",
 }
 
 

@@ -1,0 +1,1 @@
+"""二标四实: standard addresses, dwellings, residents, organisations and facilities (the base-data registry)."""

@@ -1,0 +1,218 @@
+"""Registry import: the bad inputs of the issue one by one, insert-or-update, both modes, and a failed
+all-or-nothing import leaving the registry exactly as it was."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select
+
+from civicgrid.access.service import SYSTEM
+from civicgrid.errors import BadInput
+from civicgrid.registry import importer
+from civicgrid.registry.ids import make_id_number
+from civicgrid.registry.models import Address, Dwelling, RegistryChange, Residence, Resident
+from tests.registry.conftest import make_address, who
+
+HEAD = "姓名,身份证号,手机,户籍类型,现住址\n"
+
+
+def pid(seq: int) -> str:
+    return make_id_number("441900", date(1988, 5, 17), seq)
+
+
+@pytest.fixture()
+def addr(db, demo_grid) -> Address:
+    return make_address(db, demo_grid)
+
+
+def run(db, data: bytes | str, *, kind: str = "resident", mode: str = "all", filename: str = "x.csv",
+        actor=SYSTEM, mapping=None):
+    raw = data.encode() if isinstance(data, str) else data
+    checked = importer.check(db, actor, kind, importer.read_table(raw, filename), mapping)
+    return checked, importer.commit(db, actor, checked, mode=mode)
+
+
+def counts(db) -> tuple[int, ...]:
+    return tuple(db.scalar(select(func.count()).select_from(m)) for m in (Resident, Dwelling, Residence,
+                                                                           RegistryChange, Address))
+
+
+def test_good_csv_imports_and_reimport_updates(db, addr):
+    text = HEAD + f"张三,{pid(11)},13800000001,流动人口,{addr.full}\n李四,{pid(12)},,户籍,{addr.full}\n"
+    _c, res = run(db, text)
+    assert (res["created"], res["updated"]) == (2, 0)
+    people = {r.name: r for r in db.scalars(select(Resident))}
+    assert people["李四"].household == "registered" and people["张三"].phone_masked == "138****0001"
+    _c, res = run(db, text.replace("张三", "张叁"))
+    assert (res["created"], res["updated"]) == (0, 2)
+    assert db.scalar(select(Resident.name).where(Resident.id == people["张三"].id)) == "张叁"
+
+
+def test_messy_address_spelling_matches(db, addr):
+    messy = addr.full.replace("3栋", "三栋").replace("12号", "１２號")
+    _c, res = run(db, HEAD + f"张三,{pid(11)},,,{messy}\n")
+    assert res["created"] == 1
+
+
+@pytest.mark.parametrize("bad,column,words", [
+    (lambda a: f"张三,{pid(11)[:-1]}{'0' if pid(11)[-1] != '0' else '1'},,,{a}", "身份证号", "校验位"),
+    (lambda a: f"张三,{make_id_number('441900', date(1990, 2, 30) if False else date(1990, 2, 28), 1)[:10]}0230"
+               f"{make_id_number('441900', date(1990, 2, 28), 1)[14:]},,,{a}", "身份证号", "不存在"),
+    (lambda a: f"张三,{make_id_number('441900', date.today() + timedelta(days=400), 1)},,,{a}", "身份证号", "晚于今天"),
+    (lambda a: f",{pid(11)},,,{a}", "姓名", "不能为空"),
+    (lambda a: f"张三,{pid(11)},12345,,{a}", "手机", "电话"),
+    (lambda a: f"张三,{pid(11)},,外星人,{a}", "户籍类型", "无效"),
+    (lambda a: f"张三,{pid(11)},,,火星基地1号", "现住址", "未匹配"),
+])
+def test_bad_rows_name_their_column(db, addr, bad, column, words):
+    checked = importer.check(db, SYSTEM, "resident", importer.read_table((HEAD + bad(addr.full) + "\n").encode()))
+    assert checked.valid == 0
+    e = checked.errors[0]
+    assert (e["row"], e["column"]) == (2, column) and words in e["message"], e
+
+
+def test_duplicate_ids_in_one_file(db, addr):
+    checked = importer.check(db, SYSTEM, "resident", importer.read_table(
+        (HEAD + f"张三,{pid(11)},,,{addr.full}\n李四,{pid(11)},,,{addr.full}\n").encode()))
+    assert [(e["row"], e["message"]) for e in checked.errors] == [(3, "与第 2 行重复")]
+
+
+def test_missing_required_columns_and_unknown_headers(db, addr):
+    with pytest.raises(BadInput) as e:
+        importer.check(db, SYSTEM, "resident", importer.read_table("姓名,手机\n张三,13800000000\n".encode()))
+    assert e.value.code == "missing_columns" and "公民身份号码" in e.value.message_zh
+    checked = importer.check(db, SYSTEM, "resident", importer.read_table(
+        ("姓名,证件,住在哪,备注\n" + f"张三,{pid(11)},{addr.full},好人\n").encode()),
+        mapping={"姓名": "name", "证件": "id_number", "住在哪": "address"})
+    assert checked.unknown == ["备注"] and checked.valid == 1
+
+
+@pytest.mark.parametrize("encoding,label", [("gbk", "GBK"), ("gb18030", "GB18030"), ("utf-8-sig", "UTF-8")])
+def test_chinese_encodings_are_detected(db, addr, encoding, label):
+    name = "𠀀三" if encoding == "gb18030" else "张三"  # a character only GB18030 (not GBK) encodes
+    t = importer.read_table((HEAD + f"{name},{pid(11)},,,{addr.full}\n").encode(encoding))
+    assert t.encoding == label and t.rows[0][0] == name
+
+
+def test_undecodable_file(db):
+    with pytest.raises(BadInput) as e:
+        importer.read_table("姓名\n张三\n".encode("utf-16"))
+    assert e.value.code == "bad_encoding"
+
+
+def xlsx(rows, merge: str | None = None) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    for r in rows:
+        ws.append(r)
+    if merge:
+        ws.merge_cells(merge)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_xlsx_formulas_are_row_errors_and_merged_cells_refuse_the_file(db, addr):
+    head = ["姓名", "公民身份号码", "居住地址"]
+    checked = importer.check(db, SYSTEM, "resident", importer.read_table(
+        xlsx([head, ["张三", pid(11), addr.full], ["=A2", pid(12), addr.full]]), "a.xlsx"))
+    assert checked.valid == 1 and checked.errors[0]["row"] == 3 and "公式" in checked.errors[0]["message"]
+    with pytest.raises(BadInput) as e:
+        importer.read_table(xlsx([head, ["张三", pid(11), addr.full], ["", pid(12), addr.full]], "A2:A3"), "a.xlsx")
+    assert e.value.code == "merged_cells" and "A2:A3" in e.value.message_zh
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n", "姓名,公民身份号码,居住地址\n".encode()])
+def test_empty_files(db, data):
+    with pytest.raises(BadInput) as e:
+        importer.read_table(data)
+    assert e.value.code == "empty_file"
+
+
+def test_too_large_file(db, monkeypatch):
+    from civicgrid.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "registry_import_max_mb", 0.001)
+    with pytest.raises(BadInput) as e:
+        importer.read_table(b"x" * 2000)
+    assert e.value.code == "file_too_large"
+
+
+def test_failed_all_or_nothing_import_leaves_registry_exactly_as_it_was(db, addr):
+    run(db, HEAD + f"王五,{pid(1)},,,{addr.full}\n")
+    before = counts(db)
+    snapshot = [(r.id, r.name, r.phone_hash) for r in db.scalars(select(Resident).order_by(Resident.id))]
+    text = HEAD + f"王伍,{pid(1)},13900000000,,{addr.full}\n赵六,{pid(2)},,,{addr.full}\n钱七,123,,,{addr.full}\n"
+    with pytest.raises(BadInput) as e:
+        run(db, text)
+    assert e.value.code == "import_invalid" and e.value.extra["error_rows"] == 1
+    db.expire_all()
+    assert counts(db) == before
+    assert [(r.id, r.name, r.phone_hash) for r in db.scalars(select(Resident).order_by(Resident.id))] == snapshot
+
+
+def test_valid_rows_only_mode_and_error_report_round_trip(db, addr):
+    text = HEAD + f"赵六,{pid(2)},,,{addr.full}\n钱七,123,,,{addr.full}\n孙八,{pid(3)},,,火星\n"
+    checked, res = run(db, text, mode="valid")
+    assert (res["created"], res["skipped"], res["error_rows"]) == (1, 2, 2)
+    report = load_workbook(io.BytesIO(importer.error_report(checked))).active
+    rows = list(report.iter_rows(values_only=True))
+    assert rows[0][-2:] == ("原行号", "错误说明") and [r[-2] for r in rows[1:]] == [3, 4]
+    assert "身份证号" in rows[1][-1]
+    # the operator fixes the named rows in the report and imports the report itself
+    wb = load_workbook(io.BytesIO(importer.error_report(checked)))
+    ws = wb.active
+    ws.cell(row=2, column=2, value=pid(7))
+    ws.cell(row=3, column=5, value=addr.full)
+    buf = io.BytesIO()
+    wb.save(buf)
+    _c, res = run(db, buf.getvalue(), filename="fixed.xlsx")
+    assert (res["created"], res["error_rows"]) == (2, 0)
+
+
+def test_rows_outside_the_importers_scope_are_refused(db, addr):
+    from civicgrid.geo.models import Region
+
+    other = db.scalars(select(Region).where(Region.level == "grid", ~Region.path.startswith(
+        addr.region_path.rsplit("/", 2)[0] + "/"))).first()
+    far = make_address(db, other)
+    checked = importer.check(db, who(db, "village.operator"), "resident", importer.read_table(
+        (HEAD + f"张三,{pid(11)},,,{far.full}\n").encode()))
+    assert checked.errors[0]["message"] == "该地址不在您的管辖范围内"
+
+
+def test_roles_without_import_right_are_refused(db, addr):
+    from civicgrid.errors import Forbidden
+
+    with pytest.raises(Forbidden):
+        importer.check(db, who(db, "grid.worker"), "resident", importer.read_table((HEAD + "a,b,,,c\n").encode()))
+
+
+def test_organisations_and_addresses_import_with_upsert(db, addr, demo_grid):
+    from civicgrid.registry.ids import make_uscc
+
+    village = db.get(type(demo_grid), demo_grid.parent_id)
+    town = db.get(type(demo_grid), village.parent_id)
+    a_csv = f"镇街,村(社区),街路巷,门牌号\n{town.name},{village.name},学前路,5\n{town.name},{village.name},学前路,7\n"
+    _c, res = run(db, a_csv, kind="address")
+    assert res["created"] == 2
+    _c, res = run(db, a_csv, kind="address")
+    assert (res["created"], res["updated"]) == (0, 2)
+    code = make_uscc("92", "441900", "L1234567")
+    o_csv = f"单位名称,统一社会信用代码,单位类型,单位地址\n学前五金店,{code},商铺,{town.name}{village.name}学前路5号\n"
+    _c, res = run(db, o_csv, kind="organisation")
+    assert res["created"] == 1
+    _c, res = run(db, o_csv.replace("学前五金店", "学前五金批发"), kind="organisation")
+    assert res["updated"] == 1
+
+
+def test_organisations_without_uscc_are_matched_by_name_and_address(db, addr):
+    csv = f"单位名称,单位类型,单位地址,从业人数\n街口小卖部,商铺,{addr.full},2\n"
+    _c, res = run(db, csv, kind="organisation")
+    assert res["created"] == 1
+    _c, res = run(db, csv.replace(",2\n", ",3\n"), kind="organisation")
+    assert (res["created"], res["updated"]) == (0, 1)
