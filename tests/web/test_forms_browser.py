@@ -76,3 +76,17 @@ def test_a_case_outside_the_users_scope_is_a_404_page(browser, live_url, engine)
     from tests.web.conftest import _shot
 
     _shot(t, "case-out-of-scope-desktop")
+
+
+def test_the_reporters_phone_is_masked_until_revealed(browser, live_url, engine):
+    number = _committed(engine, lambda s: report(s, who="village.operator", source="citizen", title="来电反映",
+                                                 reporter_name="王女士", reporter_phone="13800138000").number)
+    v = _as(browser, live_url, "village.operator")
+    v.goto(live_url + f"/cases/{number}")
+    expect(v.locator("#reporter-phone")).to_contain_text("138****8000")
+    v.get_by_role("button", name="查看完整号码").click()
+    expect(v.locator("#reporter-phone")).to_contain_text("13800138000")
+    expect(v.locator("#reporter-phone")).to_contain_text("本次查看已记录")
+    from tests.web.conftest import _shot
+
+    _shot(v, "case-phone-revealed-desktop")

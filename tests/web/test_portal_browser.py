@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from civicgrid.cases.models import Case
-from tests.cases.test_engine_loop import point_in
+from civicgrid.cases import service
+from tests.cases.test_engine_loop import actor, point_in
 from tests.portal.test_portal_service import work_to_closed
 from tests.web.conftest import _page, _shot
 from tests.web.test_case_pages_browser import _context_page, _photo
@@ -72,7 +73,8 @@ def test_a_citizen_reports_tracks_and_rates_through_the_portal(browser, live_url
     # the staff work the case (their pages are tested in test_case_pages_browser.py)
     with factory() as s:
         case = s.scalars(select(Case).where(Case.number == number)).one()
-        assert case.source == "citizen" and case.reporter_phone == "13800138000"
+        assert case.source == "citizen" and "13800138000" not in case.reporter_phone  # encrypted at rest
+        assert service.reveal_phone(s, actor(s, "village.operator"), number) == "13800138000"
         work_to_closed(s, case, "已清运垃圾并冲洗地面")
         s.commit()
 

@@ -265,3 +265,19 @@ def require_case_view(actor: Actor, case: Any) -> set[str]:
     if not parties:
         raise NotFound("case", "事件不存在或无权查看")
     return parties
+
+
+WORKING_PARTIES = frozenset({"holder", "supervisor", "department", "grid"})
+
+
+def may_unmask_case(actor: Actor, case: Any) -> bool:
+    """Whether the actor may see a case's personal numbers (the reporter's phone) in full: it works the case
+    and its roles may unmask personal numbers."""
+    return can(actor, Action.PERSON_UNMASK) and bool(case_parties(actor, case) & WORKING_PARTIES)
+
+
+def require_case_unmask(actor: Actor, case: Any) -> None:
+    require_case_view(actor, case)
+    if not may_unmask_case(actor, case):
+        raise Forbidden("cannot_unmask", "只有承办本事件且有权查看个人号码的人员可以查看完整电话",
+                        "Only staff working the case whose roles may unmask personal numbers")

@@ -95,6 +95,11 @@ def queue_counts(db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
     return {"counts": counts, "labels": {k: v for k, v in service.QUEUES.items() if k in counts}}
 
 
+@router.post("/cases/{number}/reveal-phone", summary="查看上报人完整电话(记入审计) Reveal the reporter's phone")
+def reveal_phone(number: str, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
+    return {"number": number, "reporter_phone": service.reveal_phone(db, actor, number)}
+
+
 @router.get("/cases/{number}", summary="事件详情(含时间线与可执行操作) Case detail")
 def detail(number: str, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
     return service.case_detail(db, actor, number)

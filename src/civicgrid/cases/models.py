@@ -57,7 +57,7 @@ class Case(Base):
     # people (collect/handle separation is checked against these)
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None, index=True)
     reporter_name: Mapped[str] = mapped_column(String(60), default="")
-    reporter_phone: Mapped[str] = mapped_column(String(20), default="")
+    reporter_phone: Mapped[str] = mapped_column(String(120), default="")  # encrypted (registry.crypto); "" = none
     handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     verifier_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     # deadlines of the current step and the lights

@@ -132,6 +132,17 @@ def case_page(request: Request, number: str, done: str | None = None, db: Sessio
     return render(request, "cases/detail.html", ctx)
 
 
+@router.post("/cases/{number}/phone")
+def case_reveal_phone(request: Request, number: str, db: Session = DB, actor: Actor = ACTOR) -> Response:
+    """The reporter's whole phone number (audited), for calling back."""
+    from civicgrid.web.deps import client_ip
+
+    phone = service.reveal_phone(db, actor, number, ip=client_ip(request))
+    ctx = _detail_ctx(db, actor, number)
+    ctx["revealed_phone"] = phone
+    return render(request, "cases/detail.html", ctx)
+
+
 @router.post("/cases/{number}/act/{action}")
 def case_act(request: Request, number: str, action: str, version: str = Form(""), note: str = Form(""),
              department: str = Form(""), category: str = Form(""), urgency: str = Form(""), result: str = Form(""),

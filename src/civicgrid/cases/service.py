@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from civicgrid import clock
 from civicgrid.access.models import Department
-from civicgrid.access.policy import (PERMISSIONS, ROLE_LEVEL, Action, Actor, Role, case_parties, require,
-                                     require_case_view)
+from civicgrid.access.policy import (PERMISSIONS, ROLE_LEVEL, Action, Actor, Role, case_parties, may_unmask_case,
+                                     require, require_case_unmask, require_case_view)
 from civicgrid.cases import deadlines, engine
 from civicgrid.cases.models import Attachment, Case, IdempotencyKey, Notification, TimelineEntry
 from civicgrid.cases.workflow import ACTION_LABELS, LEVEL_LABELS, SOURCES, STATES, SUPERVISION_GRADES, URGENCY
@@ -137,7 +137,7 @@ def report_case(session: Session, actor: Actor, payload: dict[str, Any], *, idem
                 level=holder.level if holder.level in ("village", "town") else "city",
                 holder_region_id=holder.id, holder_path=holder.path,
                 reporter_id=actor.user_id if source != "hotline" else None,
-                reporter_name=reporter_name, reporter_phone=str(payload.get("reporter_phone") or "")[:20])
+                reporter_name=reporter_name, reporter_phone=seal_phone(str(payload.get("reporter_phone") or "")[:20]))
     try:
         # the case row and its idempotency key first, in a savepoint: a concurrent retry of the same report
         # (double click, network retry) fails here on the unique keys, before anything else is written
@@ -177,6 +177,37 @@ def _already_filed(session: Session, actor_key: str, key: str | None, body: str,
     if external:
         return session.scalars(select(Case).where(Case.source == source, Case.external_key == external)).first()
     return None
+
+
+PHONE_PURPOSE = "case.reporter_phone"
+
+
+def seal_phone(phone: str) -> str:
+    """A reporter's phone number as stored: encrypted with the registry's keys ("" when there is none)."""
+    from civicgrid.registry import crypto
+
+    phone = phone.strip()
+    return crypto.keyring().encrypt(phone, PHONE_PURPOSE) if phone else ""
+
+
+def masked_phone(case: Case) -> str:
+    from civicgrid.registry import crypto
+
+    return crypto.mask_phone(crypto.keyring().decrypt(case.reporter_phone, PHONE_PURPOSE)) if case.reporter_phone else ""
+
+
+def reveal_phone(session: Session, actor: Actor, number: str, *, ip: str | None = None) -> str:
+    """The reporter's whole phone number, for staff who work the case and may unmask personal numbers (to call
+    the reporter back); every reveal is written to the audit log."""
+    from civicgrid.access.service import audit
+    from civicgrid.registry import crypto
+
+    case = get_case(session, actor, number)
+    require_case_unmask(actor, case)
+    if not case.reporter_phone:
+        return ""
+    audit(session, actor, "case.unmask", "case", case.id, {"number": case.number, "fields": ["reporter_phone"]}, ip=ip)
+    return crypto.keyring().decrypt(case.reporter_phone, PHONE_PURPOSE)
 
 
 def get_case(session: Session, actor: Actor, number: str) -> Case:
@@ -243,6 +274,8 @@ def case_detail(session: Session, actor: Actor, number: str) -> dict[str, Any]:
     out["description"] = case.description
     out["grid_code"] = session.scalar(select(Region.code).where(Region.id == case.grid_id)) if case.grid_id else None
     out["reporter_name"] = case.reporter_name
+    out["reporter_phone"] = masked_phone(case)
+    out["may_reveal_phone"] = bool(case.reporter_phone) and may_unmask_case(actor, case)
     out["rules"] = {k: case.rules.get(k) for k in ("code", "name", "revision", "time_limits", "hours_mode",
                                                     "village_may_close", "closing_standard")}
     out["timeline"] = [{

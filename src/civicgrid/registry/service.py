@@ -582,14 +582,17 @@ def rekey(session: Session, *, batch: int = 2000) -> dict[str, int]:
     k = crypto.keyring()
     prefix = f"{k.current}$"
     done: dict[str, int] = {}
+    from civicgrid.cases.models import Case
+
     for model, pairs in ((Resident, (("id_enc", "resident.id_number"), ("phone_enc", "resident.phone"))),
                          (Dwelling, (("owner_phone_enc", "dwelling.phone"),)),
-                         (Organisation, (("safety_phone_enc", "organisation.phone"),))):
+                         (Organisation, (("safety_phone_enc", "organisation.phone"),)),
+                         (Case, (("reporter_phone", "case.reporter_phone"),))):
         n = 0
         for col, purpose in pairs:
             c = getattr(model, col)
             while True:
-                rows = session.execute(select(model.id, c).where(c.is_not(None), ~c.startswith(prefix))
+                rows = session.execute(select(model.id, c).where(c.is_not(None), c != "", ~c.startswith(prefix))
                                        .limit(batch)).all()
                 if not rows:
                     break
