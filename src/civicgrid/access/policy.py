@@ -72,6 +72,8 @@ class Action(StrEnum):
     CASE_REPORT = "case.report"
     CASE_VIEW = "case.view"
     CALENDAR_MANAGE = "calendar.manage"
+    ANALYTICS_VIEW = "analytics.view"
+    BULLETIN_MANAGE = "bulletin.manage"
 
 
 _STAFF_READ = {Action.REGION_VIEW, Action.REGION_EXPORT, Action.LOCATE, Action.DEPARTMENT_VIEW,
@@ -79,10 +81,12 @@ _STAFF_READ = {Action.REGION_VIEW, Action.REGION_EXPORT, Action.LOCATE, Action.D
 
 _CASE_WORK = {Action.CASE_REPORT, Action.CASE_VIEW}
 
+_ASSESS = {Action.ANALYTICS_VIEW, Action.BULLETIN_MANAGE}  # dashboards, rankings, bulletins of one's own scope
+
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
-    Role.CITY_DISPATCHER: frozenset(_STAFF_READ | _CASE_WORK | {Action.USER_VIEW}),
-    Role.TOWN_DISPATCHER: frozenset(_STAFF_READ | _CASE_WORK | {Action.USER_VIEW}),
+    Role.CITY_DISPATCHER: frozenset(_STAFF_READ | _CASE_WORK | _ASSESS | {Action.USER_VIEW}),
+    Role.TOWN_DISPATCHER: frozenset(_STAFF_READ | _CASE_WORK | _ASSESS | {Action.USER_VIEW}),
     Role.VILLAGE_OPERATOR: frozenset(_STAFF_READ | _CASE_WORK | {Action.USER_VIEW}),
     Role.GRID_WORKER: frozenset({Action.REGION_VIEW, Action.LOCATE, Action.DEPARTMENT_VIEW, Action.MATTER_VIEW}
                                 | _CASE_WORK),
@@ -90,7 +94,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
                                         Action.MATTER_VIEW} | _CASE_WORK),
     Role.MEDIATOR: frozenset({Action.REGION_VIEW, Action.LOCATE, Action.DEPARTMENT_VIEW, Action.MATTER_VIEW,
                               Action.CASE_VIEW}),
-    Role.LEADER: frozenset(_STAFF_READ | {Action.USER_VIEW, Action.CASE_VIEW}),
+    Role.LEADER: frozenset(_STAFF_READ | {Action.USER_VIEW, Action.CASE_VIEW, Action.ANALYTICS_VIEW}),
     Role.CITIZEN: frozenset({Action.LOCATE, Action.MATTER_VIEW} | _CASE_WORK),
     Role.INTEGRATION: frozenset({Action.REGION_VIEW, Action.REGION_EXPORT, Action.LOCATE,
                                  Action.DEPARTMENT_VIEW, Action.MATTER_VIEW} | _CASE_WORK),
@@ -113,6 +117,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.CASE_REPORT: "上报事件",
     Action.CASE_VIEW: "查看事件",
     Action.CALENDAR_MANAGE: "维护节假日安排",
+    Action.ANALYTICS_VIEW: "查看考核统计",
+    Action.BULLETIN_MANAGE: "生成考核通报",
 }
 
 

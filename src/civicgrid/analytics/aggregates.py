@@ -1,0 +1,283 @@
+"""Aggregates kept in step with the cases, in the same transaction, and rebuilt from scratch on demand.
+
+How it stays exact: each case has one fact row (analytics_case_facts) holding what it contributes now — its
+cut keys (reporting day, grid, village, town, category, department, source, urgency), its raw counts and its
+step-time buckets. Whenever a flush writes a case or a timeline entry, a SQLAlchemy `after_flush` hook
+recomputes that case's fact from the case row and its timeline, and applies the *difference* to the daily
+and histogram rows (an atomic `INSERT … ON CONFLICT DO UPDATE SET n = n + delta`). The hook runs inside the
+flush, so the aggregates commit or roll back with the change itself; every writer (engine.apply, the
+deadline sweep, the demo generator) is covered without touching them. `rebuild()` recomputes everything
+from the cases; the tests assert incremental == rebuilt.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from civicgrid.analytics.kpis import MEASURES, bucket_of
+from civicgrid.analytics.models import KEY_COLUMNS, CaseFact, DailyAggregate, StepHistogram
+from civicgrid.cases.models import Case, TimelineEntry
+from civicgrid.clock import CHINA_TZ, aware
+
+Key = tuple[Any, ...]
+FACT = CaseFact.__table__
+DAILY = DailyAggregate.__table__
+HIST = StepHistogram.__table__
+_CASE_FIELDS = ("id", "state", "source", "urgency", "reported_at", "accepted_at", "dispatched_at", "handled_at",
+                "handle_due_at", "closed_at", "grid_id", "village_id", "town_id", "category_id", "department_id",
+                "overdue", "ever_overdue", "reworks", "extensions", "returns", "supervision", "reporter_id",
+                "handler_id", "verifier_id", "closed")
+
+
+# ---------------------------------------------------------------------------------------------
+# one case's fact
+
+
+def case_fact(case: Any, entries: Iterable[Any]) -> tuple[Key, dict[str, float], list[tuple[str, int]]]:
+    """(key, measures, histogram cells) of one case now. `case` needs the fields in _CASE_FIELDS; `entries`
+    its timeline (objects or rows with seq, at, action, data)."""
+    es = sorted(entries, key=lambda e: e.seq)
+    day = aware(case.reported_at).astimezone(CHINA_TZ).date()
+    key = (day, case.town_id or 0, case.village_id or 0, case.grid_id or 0, case.category_id or 0,
+           case.department_id or 0, case.source or "", case.urgency or "")
+    state = case.state
+    m: dict[str, float] = dict.fromkeys(MEASURES, 0)
+    m["reported"] = 1
+    accepted = case.accepted_at is not None and state not in ("voided", "merged")
+    closed = state == "closed"
+    m["accepted"] = int(accepted)
+    m["voided"] = int(state == "voided")
+    m["dispatched"] = int(case.dispatched_at is not None)
+    m["dispatched_ok"] = int(case.dispatched_at is not None and not case.returns)
+    handled = case.handled_at is not None
+    m["handled"] = int(handled)
+    m["handled_on_time"] = int(handled and (case.handle_due_at is None
+                                            or aware(case.handled_at) <= aware(case.handle_due_at)))
+    m["due"] = int(accepted and (closed or bool(case.ever_overdue)))
+    m["closed"] = int(closed)
+    m["closed_on_time"] = int(closed and not case.ever_overdue)
+    m["closed_late"] = int(closed and bool(case.ever_overdue))
+    m["overdue_open"] = int(not case.closed and bool(case.overdue))
+    m["overdue_ever"] = int(bool(case.ever_overdue))
+    m["reworked"] = int(bool(case.reworks))
+    m["extended"] = int(bool(case.extensions))
+    m["supervised"] = int(case.supervision is not None)
+    m["returned"] = int(bool(case.returns))
+    m["gw_reports"] = int(case.source == "grid_worker")
+    m["gw_valid"] = int(case.source == "grid_worker" and accepted)
+    m["public_accepted"] = int(case.source in ("citizen", "hotline") and accepted)
+    if closed:
+        m["separation_checked"] = 1
+        m["separation_ok"] = int(not (case.handler_id is not None and case.handler_id == case.reporter_id)
+                                 and not (case.verifier_id is not None and case.verifier_id == case.handler_id))
+    # from the timeline: step times, verifications on time, follow-ups
+    first: dict[str, datetime] = {}
+    late_verify = False
+    last_follow: str | None = None
+    responded = False
+    for e in es:
+        at = aware(e.at)
+        first.setdefault(e.action, at)
+        data = e.data or {}
+        if e.action in ("handle", "handle_locally"):
+            late_verify = False
+        elif e.action == "overdue" and data.get("step") == "verify":
+            late_verify = True
+        elif e.action == "verify":
+            m["verified"] += 1
+            m["verified_on_time"] += int(not late_verify)
+        elif e.action == "follow_up":
+            last_follow = data.get("satisfaction")
+        if e.action in ("take", "handle_locally"):
+            responded = True
+    if last_follow is not None:
+        m["followed"] = 1
+        m["responded"] = int(responded)
+        m["solved"] = int(closed and last_follow != "dissatisfied")
+        m[{"satisfied": "satisfied", "basically_satisfied": "basically_satisfied"}.get(last_follow,
+                                                                                        "dissatisfied")] = 1
+    hist: list[tuple[str, int]] = []
+    handled_at = first.get("handle") or first.get("handle_locally")
+    spans = {
+        "accept": (first.get("report"), first.get("accept") or first.get("void")),
+        "dispatch": (first.get("accept"), first.get("dispatch")),
+        "handle": (first.get("dispatch") or first.get("accept"), handled_at),
+        "verify": (handled_at, first.get("verify")),
+    }
+    for step, (a, b) in spans.items():
+        if a is not None and b is not None and b >= a:
+            hours = (b - a).total_seconds() / 3600
+            m[f"{step}_n"] = 1
+            m[f"{step}_hours"] = hours
+            hist.append((step, bucket_of(hours)))
+    return key, m, hist
+
+
+# ---------------------------------------------------------------------------------------------
+# applying differences
+
+
+def _upsert(conn: Connection, table, key_cols: tuple[str, ...], rows: list[dict[str, Any]],
+            value_cols: list[str]) -> None:
+    if not rows:
+        return
+    ins = (postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table))
+    stmt = ins.on_conflict_do_update(index_elements=list(key_cols),
+                                     set_={c: table.c[c] + ins.excluded[c] for c in value_cols})
+    conn.execute(stmt, rows)
+
+
+def _cleanup(conn: Connection, daily_keys: set[Key], hist_keys: set[Key]) -> None:
+    """Rows whose counts fell to zero are removed (a rebuild would not have them)."""
+    for k in daily_keys:
+        conn.execute(delete(DAILY).where(*[DAILY.c[c] == v for c, v in zip(KEY_COLUMNS, k)],
+                                         DAILY.c.reported <= 0))
+    for k in hist_keys:
+        conn.execute(delete(HIST).where(*[HIST.c[c] == v for c, v in zip(KEY_COLUMNS + ("step", "bucket"), k)],
+                                        HIST.c.n <= 0))
+
+
+def _key_dict(key: Key, cols: tuple[str, ...] = KEY_COLUMNS) -> dict[str, Any]:
+    return dict(zip(cols, key))
+
+
+def refresh_cases(conn: Connection, cases: list[Any]) -> None:
+    """Recompute the facts of these cases and apply the differences to the aggregates."""
+    if not cases:
+        return
+    ids = [c.id for c in cases]
+    entries: dict[int, list[Any]] = defaultdict(list)
+    for row in conn.execute(select(TimelineEntry.case_id, TimelineEntry.seq, TimelineEntry.at, TimelineEntry.action,
+                                   TimelineEntry.data).where(TimelineEntry.case_id.in_(ids))):
+        entries[row.case_id].append(row)
+    old = {r.case_id: r for r in conn.execute(select(FACT).where(FACT.c.case_id.in_(ids)))}
+    deltas: dict[Key, dict[str, float]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
+    hdeltas: dict[Key, int] = defaultdict(int)
+    new_facts = []
+    for c in cases:
+        key, m, hist = case_fact(c, entries[c.id])
+        prev = old.get(c.id)
+        if prev is not None:
+            pkey = tuple(getattr(prev, col) for col in KEY_COLUMNS)
+            pm = {k: getattr(prev, k) for k in MEASURES}
+            if pkey == key and pm == m and [tuple(h) for h in prev.hist] == hist:
+                continue
+            for k in MEASURES:
+                deltas[pkey][k] -= pm[k]
+            for step, b in prev.hist:
+                hdeltas[pkey + (step, b)] -= 1
+        for k in MEASURES:
+            deltas[key][k] += m[k]
+        for step, b in hist:
+            hdeltas[key + (step, b)] += 1
+        new_facts.append((c.id, prev is not None, {**_key_dict(key), **m, "hist": [list(h) for h in hist]}))
+    for cid, existed, values in new_facts:
+        if existed:
+            conn.execute(FACT.update().where(FACT.c.case_id == cid).values(**values))
+        else:
+            conn.execute(FACT.insert().values(case_id=cid, **values))
+    drows = [{**_key_dict(k), **v} for k, v in deltas.items() if any(v.values())]
+    _upsert(conn, DAILY, KEY_COLUMNS, drows, MEASURES)
+    hrows = [{**_key_dict(k, KEY_COLUMNS + ("step", "bucket")), "n": n} for k, n in hdeltas.items() if n]
+    _upsert(conn, HIST, KEY_COLUMNS + ("step", "bucket"), hrows, ["n"])
+    _cleanup(conn, {k for k, v in deltas.items() if any(x < 0 for x in v.values())},
+             {k for k, n in hdeltas.items() if n < 0})
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _ctx) -> None:
+    """Every flush that wrote a case or a timeline entry refreshes those cases' facts, in the same transaction."""
+    touched: dict[int, Case] = {}
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, Case) and obj.id is not None:
+            touched[obj.id] = obj
+    extra = {obj.case_id for obj in session.new if isinstance(obj, TimelineEntry)} - set(touched)
+    for cid in extra:
+        c = session.identity_map.get(session.identity_key(Case, cid))
+        if c is not None:
+            touched[cid] = c
+    if not touched:
+        return
+    refresh_cases(session.connection(), list(touched.values()))
+
+
+# ---------------------------------------------------------------------------------------------
+# from scratch
+
+
+def compute_all(session: Session, progress: Callable[[int, int], None] | None = None, batch: int = 2000
+                ) -> tuple[dict[int, tuple[Key, dict[str, float], list]], dict[Key, dict[str, float]],
+                           dict[Key, int]]:
+    """Facts, daily sums and histogram counts of every case, computed from the cases and their timelines."""
+    conn = session.connection()
+    total = conn.execute(select(Case.id).order_by(Case.id.desc()).limit(1)).scalar() or 0
+    n_cases = len(conn.execute(select(Case.id)).all()) if total else 0
+    facts: dict[int, tuple[Key, dict[str, float], list]] = {}
+    daily: dict[Key, dict[str, float]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
+    hist: dict[Key, int] = defaultdict(int)
+    last = 0
+    done = 0
+    cols = [getattr(Case, f) for f in _CASE_FIELDS]
+    while True:
+        rows = conn.execute(select(*cols).where(Case.id > last).order_by(Case.id).limit(batch)).all()
+        if not rows:
+            break
+        ids = [r.id for r in rows]
+        entries: dict[int, list[Any]] = defaultdict(list)
+        for e in conn.execute(select(TimelineEntry.case_id, TimelineEntry.seq, TimelineEntry.at,
+                                     TimelineEntry.action, TimelineEntry.data)
+                              .where(TimelineEntry.case_id.in_(ids))):
+            entries[e.case_id].append(e)
+        for r in rows:
+            key, m, h = case_fact(r, entries[r.id])
+            facts[r.id] = (key, m, h)
+            d = daily[key]
+            for k in MEASURES:
+                d[k] += m[k]
+            for step, b in h:
+                hist[key + (step, b)] += 1
+        last = ids[-1]
+        done += len(rows)
+        if progress:
+            progress(done, n_cases)
+    return facts, dict(daily), dict(hist)
+
+
+def rebuild(session: Session, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Drop and recompute every aggregate from the cases (same transaction as the caller's)."""
+    facts, daily, hist = compute_all(session, progress)
+    conn = session.connection()
+    for t in (FACT, DAILY, HIST):
+        conn.execute(delete(t))
+    rows = [{"case_id": cid, **_key_dict(k), **m, "hist": [list(x) for x in h]} for cid, (k, m, h) in facts.items()]
+    for i in range(0, len(rows), 5000):
+        conn.execute(FACT.insert(), rows[i:i + 5000])
+    drows = [{**_key_dict(k), **v} for k, v in daily.items()]
+    for i in range(0, len(drows), 5000):
+        conn.execute(DAILY.insert(), drows[i:i + 5000])
+    hrows = [{**_key_dict(k, KEY_COLUMNS + ("step", "bucket")), "n": n} for k, n in hist.items()]
+    for i in range(0, len(hrows), 5000):
+        conn.execute(HIST.insert(), hrows[i:i + 5000])
+    return {"cases": len(facts), "daily_rows": len(drows), "hist_rows": len(hrows)}
+
+
+def stored(session: Session) -> tuple[dict[Key, dict[str, float]], dict[Key, int]]:
+    """The aggregate tables as they are (for comparing with compute_all)."""
+    conn = session.connection()
+    daily = {tuple(_norm(getattr(r, c)) for c in KEY_COLUMNS): {k: getattr(r, k) for k in MEASURES}
+             for r in conn.execute(select(DAILY))}
+    hist = {tuple(_norm(getattr(r, c)) for c in KEY_COLUMNS + ("step", "bucket")): r.n
+            for r in conn.execute(select(HIST))}
+    return daily, hist
+
+
+def _norm(v: Any) -> Any:
+    return date.fromisoformat(v) if isinstance(v, str) and len(v) == 10 and v[4] == "-" else v
+

@@ -1,0 +1,329 @@
+"""Cuts of the aggregates: KPIs for a region, department, category, source, urgency and period, with
+month-over-month and year-over-year change, and breakdowns by any of those dimensions.
+
+Scope and permission checks go through access.policy.require; everything here reads the aggregate tables
+(never the cases), so a dashboard costs the same on a year of history as on a week.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import String, and_, func, select
+from sqlalchemy.orm import Session
+
+from civicgrid import clock
+from civicgrid.access.models import Department
+from civicgrid.access.policy import Action, Actor, require
+from civicgrid.analytics import kpis
+from civicgrid.analytics.models import DailyAggregate, StepHistogram
+from civicgrid.analytics.periods import Period
+from civicgrid.cases.workflow import SOURCES, URGENCY
+from civicgrid.errors import BadInput, NotFound
+from civicgrid.geo.models import LEVEL_LABELS, Region
+from civicgrid.matters.models import MatterCategory
+
+D = DailyAggregate
+H = StepHistogram
+LEVEL_COLUMN = {"town": D.town_id, "village": D.village_id, "grid": D.grid_id}
+CHILD_LEVEL = {"city": "town", "district": "town", "town": "village", "village": "grid"}
+BY = {"town": "镇街", "village": "村(社区)", "grid": "网格", "department": "部门", "category": "分类",
+      "source": "来源", "urgency": "紧急程度", "day": "日", "month": "月"}
+
+
+@dataclass
+class Cut:
+    """What to count: resolved objects (already checked against the actor's scope) and the period."""
+
+    region: Region
+    period: Period
+    department: Department | None = None
+    category: MatterCategory | None = None
+    category_ids: list[int] | None = None
+    source: str | None = None
+    urgency: str | None = None
+    extra: list[Any] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        return {"region": {"code": self.region.code, "name": self.region.name, "level": self.region.level},
+                "period": {"kind": self.period.kind, "start": self.period.start.isoformat(),
+                           "end": self.period.end.isoformat(), "label": self.period.label, "value": self.period.value},
+                "department": ({"code": self.department.code, "name": self.department.name}
+                               if self.department else None),
+                "category": {"code": self.category.code, "name": self.category.name} if self.category else None,
+                "source": self.source, "urgency": self.urgency}
+
+
+# ---------------------------------------------------------------------------------------------
+# resolving input
+
+
+def home_region(session: Session, actor: Actor) -> Region:
+    """The region of the actor's widest assessment scope (the leader's city, a dispatcher's town)."""
+    paths = actor.scope_paths(Action.ANALYTICS_VIEW)
+    if not paths:
+        require(actor, Action.ANALYTICS_VIEW)  # raises Forbidden with the reason
+        raise NotFound("region", "没有可查看的区域")
+    rid = int(paths[0].strip("/").split("/")[-1])
+    region = session.get(Region, rid)
+    if region is None:
+        raise NotFound("region")
+    return region
+
+
+def resolve_region(session: Session, actor: Actor, code: str | None) -> Region:
+    if not code:
+        return home_region(session, actor)
+    region = session.scalars(select(Region).where(Region.code == code.strip(), Region.valid_to.is_(None))).first() \
+        or session.scalars(select(Region).where(Region.code == code.strip())).first()
+    if region is None:
+        raise NotFound("region", f"区域 {code} 不存在或不在您的管辖范围内")
+    require(actor, Action.ANALYTICS_VIEW, region)  # outside the actor's scope: 404
+    return region
+
+
+def resolve_department(session: Session, actor: Actor, code: str | None) -> Department | None:
+    if not code:
+        return None
+    dept = session.scalars(select(Department).where(Department.code == code.strip())).first()
+    if dept is None:
+        raise NotFound("department", f"部门 {code} 不存在或不在您的管辖范围内")
+    region = session.get(Region, dept.region_id)
+    require(actor, Action.ANALYTICS_VIEW, region)
+    return dept
+
+
+def category_tree(session: Session) -> dict[int, MatterCategory]:
+    return {c.id: c for c in session.scalars(select(MatterCategory))}
+
+
+def descendants(tree: dict[int, MatterCategory], root_id: int) -> list[int]:
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for c in tree.values():
+        children[c.parent_id].append(c.id)
+    out, stack = [], [root_id]
+    while stack:
+        i = stack.pop()
+        out.append(i)
+        stack.extend(children[i])
+    return out
+
+
+def resolve_cut(session: Session, actor: Actor, period: Period, *, region: str | None = None,
+                department: str | None = None, category: str | None = None, source: str | None = None,
+                urgency: str | None = None) -> Cut:
+    require(actor, Action.ANALYTICS_VIEW)
+    r = resolve_region(session, actor, region)
+    dept = resolve_department(session, actor, department)
+    cat, cat_ids = None, None
+    if category:
+        cat = session.scalars(select(MatterCategory).where(MatterCategory.code == category.strip())).first()
+        if cat is None:
+            raise BadInput("unknown_category", f"事项分类 {category} 不存在", f"Unknown category {category!r}",
+                           extra={"field": "category"})
+        cat_ids = descendants(category_tree(session), cat.id)
+    if source and source not in SOURCES:
+        raise BadInput("unknown_source", f"来源应为:{'/'.join(SOURCES.values())}", f"Unknown source {source!r}",
+                       extra={"field": "source"})
+    if urgency and urgency not in URGENCY:
+        raise BadInput("unknown_urgency", f"紧急程度应为:{'/'.join(URGENCY.values())}",
+                       f"Unknown urgency {urgency!r}", extra={"field": "urgency"})
+    check_period(session, period)
+    return Cut(r, period, dept, cat, cat_ids, source or None, urgency or None)
+
+
+def first_day(session: Session) -> date | None:
+    d = session.scalar(select(func.min(D.day)))
+    return date.fromisoformat(d) if isinstance(d, str) else d
+
+
+def check_period(session: Session, period: Period) -> None:
+    today = clock.today()
+    if period.start > today:
+        raise BadInput("future_period", f"所选时段({period.label})尚未开始", f"{period.value} is in the future",
+                       extra={"field": "period"})
+    first = first_day(session)
+    if first is not None and period.end < first:
+        raise BadInput("before_any_data", f"所选时段({period.label})早于最早的数据({first.isoformat()})",
+                       f"{period.value} ends before the first data ({first.isoformat()})", extra={"field": "period"})
+
+
+# ---------------------------------------------------------------------------------------------
+# querying
+
+
+def _where(session: Session, cut: Cut, table, period: Period | None = None) -> list[Any]:
+    p = period or cut.period
+    conds = [table.day >= p.start, table.day <= p.end]
+    r = cut.region
+    if r.level in LEVEL_COLUMN:
+        conds.append(getattr(table, LEVEL_COLUMN[r.level].key) == r.id)
+    elif r.parent_id is not None:  # a district: its towns
+        towns = select(Region.id).where(Region.path.startswith(r.path), Region.level == "town")
+        conds.append(table.town_id.in_(towns))
+    if cut.department is not None:
+        conds.append(table.department_id == cut.department.id)
+    if cut.category_ids is not None:
+        conds.append(table.category_id.in_(cut.category_ids))
+    if cut.source:
+        conds.append(table.source == cut.source)
+    if cut.urgency:
+        conds.append(table.urgency == cut.urgency)
+    return conds
+
+
+def sums(session: Session, cut: Cut, period: Period | None = None,
+         group: Any = None) -> dict[Any, dict[str, float]]:
+    """Summed measures of the cut (grouped by `group`, a column expression, if given)."""
+    cols = [func.coalesce(func.sum(getattr(D, m)), 0).label(m) for m in kpis.MEASURES]
+    q = select(*([group.label("g")] if group is not None else []), *cols).where(and_(*_where(session, cut, D, period)))
+    if group is not None:
+        q = q.group_by(group)
+    out: dict[Any, dict[str, float]] = {}
+    for row in session.execute(q):
+        m = row._mapping
+        out[m["g"] if group is not None else None] = {k: m[k] for k in kpis.MEASURES}
+    return out
+
+
+def hists(session: Session, cut: Cut, period: Period | None = None,
+          group: Any = None) -> dict[Any, dict[str, dict[int, int]]]:
+    gcol = [group.label("g")] if group is not None else []
+    q = (select(*gcol, H.step, H.bucket, func.sum(H.n).label("n")).where(and_(*_where(session, cut, H, period)))
+         .group_by(*([group] if group is not None else []), H.step, H.bucket))
+    out: dict[Any, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
+    for row in session.execute(q):
+        m = row._mapping
+        out[m["g"] if group is not None else None][m["step"]][m["bucket"]] = int(m["n"])
+    return out
+
+
+def _values(measures: dict[str, float] | None, hist: dict[str, dict[int, int]] | None,
+            cfg: kpis.KpiConfig | None) -> dict[str, float | None]:
+    if not measures or not measures.get("reported"):
+        return dict.fromkeys(kpis.definitions(cfg), None)  # no cases: no data, not zeros
+    return kpis.compute(measures, hist, cfg)
+
+
+def kpi_table(session: Session, cut: Cut, cfg: kpis.KpiConfig | None = None) -> dict[str, Any]:
+    """Every KPI of the cut with its month-over-month (previous period) and year-over-year change."""
+    defs = kpis.definitions(cfg)
+    cur_m = sums(session, cut).get(None)
+    cur = _values(cur_m, hists(session, cut).get(None), cfg)
+    prev_p, yoy_p = cut.period.previous(), cut.period.year_before()
+    prev = _values(sums(session, cut, prev_p).get(None), hists(session, cut, prev_p).get(None), cfg)
+    yoy = _values(sums(session, cut, yoy_p).get(None), hists(session, cut, yoy_p).get(None), cfg)
+    empty = not cur_m or not cur_m.get("reported")
+    items = []
+    for key, k in defs.items():
+        items.append({"key": key, "label": k.label, "unit": k.unit, "formula": k.formula, "value": cur[key],
+                      "text": kpis.fmt(cur[key], k.unit), "previous": prev[key], "year_before": yoy[key],
+                      "mom": kpis.change(cur[key], prev[key], k.unit), "yoy": kpis.change(cur[key], yoy[key], k.unit),
+                      "higher_is_better": k.higher_is_better})
+    return {"cut": cut.describe(), "empty": empty, "kpis": items,
+            "compare": {"previous": prev_p.label, "year_before": yoy_p.label}}
+
+
+def _group_column(by: str, cut: Cut):
+    if by in ("town", "village", "grid"):
+        return getattr(D, f"{by}_id")
+    if by in ("department", "source", "urgency", "day"):
+        return getattr(D, {"department": "department_id"}.get(by, by))
+    if by == "category":
+        return D.category_id
+    if by == "month":
+        return func.substr(func.cast(D.day, String()), 1, 7)
+    raise BadInput("invalid_breakdown", f"分组维度应为:{'/'.join(BY.values())}", f"by must be one of {', '.join(BY)}",
+                   extra={"field": "by"})
+
+
+def breakdown(session: Session, cut: Cut, by: str, keys: list[str] | None = None,
+              cfg: kpis.KpiConfig | None = None, category_level: str = "class") -> list[dict[str, Any]]:
+    """KPIs per unit of `by` inside the cut, with the unit's name; units without cases are left out."""
+    if by in ("village", "grid", "town") and not _below(cut.region.level, by):
+        raise BadInput("invalid_breakdown", f"{LEVEL_LABELS.get(cut.region.level, cut.region.level)}之下没有"
+                       f"{BY[by]}一级的分组", f"cannot break a {cut.region.level} down by {by}", extra={"field": "by"})
+    col = _group_column(by, cut)
+    groups = sums(session, cut, group=col)
+    hs = hists(session, cut, group=col) if not keys or any(k.startswith("p90") for k in keys) else {}
+    if by == "category":  # roll leaves up to the chosen level of the tree
+        tree = category_tree(session)
+        rolled: dict[Any, dict[str, float]] = defaultdict(lambda: dict.fromkeys(kpis.MEASURES, 0))
+        rolled_h: dict[Any, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
+        for cid, m in groups.items():
+            top = _ancestor_at(tree, cid, category_level)
+            for k in kpis.MEASURES:
+                rolled[top][k] += m[k]
+            for step, b in hs.get(cid, {}).items():
+                for bucket, n in b.items():
+                    rolled_h[top][step][bucket] = rolled_h[top][step].get(bucket, 0) + n
+        groups, hs = dict(rolled), rolled_h
+    names = _names(session, by, list(groups))
+    rows = []
+    for g, m in groups.items():
+        if not m.get("reported"):
+            continue
+        vals = kpis.compute(m, hs.get(g), cfg, keys)
+        code, name = names.get(g, (str(g), str(g)))
+        rows.append({"key": g if not isinstance(g, date) else g.isoformat(), "code": code, "name": name,
+                     "values": vals, "measures": m})
+    rows.sort(key=lambda r: str(r["code"]))
+    return rows
+
+
+def _below(level: str, by: str) -> bool:
+    order = ["city", "district", "town", "village", "grid"]
+    return order.index(by) > order.index(level)
+
+
+def _ancestor_at(tree: dict[int, MatterCategory], cid: int, level: str) -> int:
+    c = tree.get(cid)
+    order = ["kind", "class", "subclass", "detail"]
+    while c is not None and c.parent_id is not None and order.index(c.level) > order.index(level):
+        c = tree.get(c.parent_id)
+    return c.id if c is not None else cid
+
+
+def _names(session: Session, by: str, keys: list[Any]) -> dict[Any, tuple[str, str]]:
+    if by in ("town", "village", "grid"):
+        return {r.id: (r.code, r.name) for r in session.scalars(select(Region).where(Region.id.in_(keys)))}
+    if by == "department":
+        out = {d.id: (d.code, d.name) for d in session.scalars(select(Department).where(Department.id.in_(keys)))}
+        out[0] = ("", "未派遣(村级自办或未立案)")
+        return out
+    if by == "category":
+        return {c.id: (c.code, c.name) for c in session.scalars(select(MatterCategory)
+                                                                .where(MatterCategory.id.in_(keys)))}
+    if by == "source":
+        return {k: (k, SOURCES.get(k, k)) for k in keys}
+    if by == "urgency":
+        return {k: (k, URGENCY.get(k, k)) for k in keys}
+    return {k: (str(k), str(k)) for k in keys}
+
+
+def trend(session: Session, cut: Cut, keys: list[str], cfg: kpis.KpiConfig | None = None) -> list[dict[str, Any]]:
+    """Values per day (periods up to ~92 days) or per month, every day/month of the period present (empty = None)."""
+    by = "day" if cut.period.days <= 92 else "month"
+    rows = {str(r["key"]): r for r in breakdown(session, cut, by, keys, cfg)}
+    out = []
+    d = cut.period.start
+    seen = set()
+    while d <= cut.period.end:
+        k = d.isoformat() if by == "day" else d.isoformat()[:7]
+        if k not in seen:
+            seen.add(k)
+            r = rows.get(k)
+            out.append({"key": k, "values": r["values"] if r else dict.fromkeys(keys, None)})
+        d += timedelta(days=1)
+    return out
+
+
+def children(session: Session, region: Region) -> list[Region]:
+    level = CHILD_LEVEL.get(region.level)
+    if level is None:
+        return []
+    return list(session.scalars(select(Region).where(Region.path.startswith(region.path), Region.level == level,
+                                                     Region.valid_to.is_(None)).order_by(Region.code)))
