@@ -227,15 +227,15 @@ def kpi_table(session: Session, cut: Cut, cfg: kpis.KpiConfig | None = None) -> 
             "compare": {"previous": prev_p.label, "year_before": yoy_p.label}}
 
 
-def _group_column(by: str, cut: Cut):
+def _group_column(by: str, table: Any = D):
     if by in ("town", "village", "grid"):
-        return getattr(D, f"{by}_id")
+        return getattr(table, f"{by}_id")
     if by in ("department", "source", "urgency", "day"):
-        return getattr(D, {"department": "department_id"}.get(by, by))
+        return getattr(table, {"department": "department_id"}.get(by, by))
     if by == "category":
-        return D.category_id
+        return table.category_id
     if by == "month":
-        return func.substr(func.cast(D.day, String()), 1, 7)
+        return func.substr(func.cast(table.day, String()), 1, 7)
     raise BadInput("invalid_breakdown", f"分组维度应为:{'/'.join(BY.values())}", f"by must be one of {', '.join(BY)}",
                    extra={"field": "by"})
 
@@ -246,9 +246,8 @@ def breakdown(session: Session, cut: Cut, by: str, keys: list[str] | None = None
     if by in ("village", "grid", "town") and not _below(cut.region.level, by):
         raise BadInput("invalid_breakdown", f"{LEVEL_LABELS.get(cut.region.level, cut.region.level)}之下没有"
                        f"{BY[by]}一级的分组", f"cannot break a {cut.region.level} down by {by}", extra={"field": "by"})
-    col = _group_column(by, cut)
-    groups = sums(session, cut, group=col)
-    hs = hists(session, cut, group=col) if not keys or any(k.startswith("p90") for k in keys) else {}
+    groups = sums(session, cut, group=_group_column(by))
+    hs = hists(session, cut, group=_group_column(by, H)) if not keys or any(k.startswith("p90") for k in keys) else {}
     if by == "category":  # roll leaves up to the chosen level of the tree
         tree = category_tree(session)
         rolled: dict[Any, dict[str, float]] = defaultdict(lambda: dict.fromkeys(kpis.MEASURES, 0))
@@ -327,3 +326,47 @@ def children(session: Session, region: Region) -> list[Region]:
         return []
     return list(session.scalars(select(Region).where(Region.path.startswith(region.path), Region.level == level,
                                                      Region.valid_to.is_(None)).order_by(Region.code)))
+
+
+# ---------------------------------------------------------------------------------------------
+# entry points for routes, pages and the CLI (one call each)
+
+
+def cut_from(session: Session, actor: Actor, params: Any) -> Cut:
+    """A checked cut from CutParams (or anything with the same attributes)."""
+    from civicgrid.analytics import periods
+
+    value = params.value
+    if params.period != "custom" and not value:
+        value = default_value(params.period)
+    period = periods.parse(params.period, value, params.date_from, params.date_to)
+    return resolve_cut(session, actor, period, **params.filters())
+
+
+def default_value(kind: str) -> str:
+    """The latest complete month (or this day/week/quarter/year so far) when none is chosen."""
+    today = clock.today()
+    if kind == "month":
+        first = today.replace(day=1) - timedelta(days=1)
+        return f"{first.year}-{first.month:02d}"
+    if kind == "day":
+        return today.isoformat()
+    if kind == "week":
+        y, w, _ = today.isocalendar()
+        return f"{y}-W{w:02d}"
+    if kind == "quarter":
+        return f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+    return str(today.year)
+
+
+def kpis_for(session: Session, actor: Actor, params: Any) -> dict[str, Any]:
+    return kpi_table(session, cut_from(session, actor, params))
+
+
+def breakdown_for(session: Session, actor: Actor, params: Any, by: str, keys: list[str]) -> dict[str, Any]:
+    cut = cut_from(session, actor, params)
+    for k in keys:
+        kpis.require_kpi(k)
+    rows = breakdown(session, cut, by, keys or None)
+    return {"cut": cut.describe(), "by": by, "by_label": BY.get(by, by),
+            "rows": [{k: v for k, v in r.items() if k != "measures"} for r in rows]}

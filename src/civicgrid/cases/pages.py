@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -41,15 +42,22 @@ def _default_queue(actor: Actor) -> str:
 
 @router.get("/cases")
 def case_list(request: Request, queue: str | None = None, q: str | None = None, state: str | None = None,
-              light: str | None = None, page: int = 1, db: Session = DB, actor: Actor = ACTOR) -> Response:
-    queue = queue or _default_queue(actor)
+              light: str | None = None, page: int = 1, region: str | None = None, category: str | None = None,
+              source: str | None = None, date_from: str | None = None, date_to: str | None = None,
+              db: Session = DB, actor: Actor = ACTOR) -> Response:
+    # region/category/source/date_from/date_to (local dates, inclusive) arrive from the assessment drill-down
+    queue = queue or ("all" if region or date_from else _default_queue(actor))
     page = max(page, 1)
     result = service.list_cases(db, actor, queue=queue, text=q or None, state=state or None, light=light or None,
-                                limit=PAGE, offset=(page - 1) * PAGE)
+                                region=region or None, category=category or None, source=source or None,
+                                date_from=service.local_day_start(date_from), date_to=service.local_day_start(
+                                    date_to, next_day=True), limit=PAGE, offset=(page - 1) * PAGE)
     counts = service.queue_counts(db, actor)
     ctx = {"queue": queue, "queues": service.QUEUES, "counts": counts, "result": result, "q": q or "",
            "state": state or "", "light": light or "", "page": page, "pages": max(1, -(-result["total"] // PAGE)),
-           "states": STATES, "can_report": can(actor, Action.CASE_REPORT)}
+           "states": STATES, "can_report": can(actor, Action.CASE_REPORT),
+           "filters_qs": urlencode({k: v for k, v in {"region": region, "category": category, "source": source,
+                                                       "date_from": date_from, "date_to": date_to}.items() if v})}
     return render(request, "cases/list.html", ctx, block="rows")
 
 
