@@ -347,7 +347,7 @@ def analytics_rebuild() -> None:
         task = bar.add_task("重算考核统计 (案件)", total=None)
         with unit_of_work() as session:
             result = rebuild(session, progress=lambda done, total: bar.update(task, completed=done, total=total))
-    out.print(f"已重算:{result['cases']} 件事件,日汇总 {result['daily_rows']} 行,用时分布 {result['hist_rows']} 行")
+    out.print(f"已重算:{result['cases']} 件事件,网格级日汇总 {result['grid_rows']} 行,镇街级日汇总 {result['town_rows']} 行")
 
 
 @analytics_app.command("bulletin")

@@ -4,8 +4,8 @@ from datetime import date
 
 from sqlalchemy import select
 
+from civicgrid.analytics import aggregates
 from civicgrid.analytics.kpis import MEASURES
-from civicgrid.analytics.models import DailyAggregate
 from civicgrid.geo.models import Region
 
 
@@ -28,10 +28,11 @@ def put(db, day: date, grid: Region, *, category_id: int = 0, department_id: int
     by_level = {r.level: r.id for r in regions.values()}
     values = dict.fromkeys(MEASURES, 0)
     values.update(measures)
-    db.add(DailyAggregate(day=day, town_id=by_level["town"], village_id=by_level["village"], grid_id=grid.id,
-                          category_id=category_id, department_id=department_id, source=source, urgency=urgency,
-                          **values))
-    db.flush()
+    key = (day, by_level["town"], by_level["village"], grid.id, category_id, department_id, source, urgency)
+    conn = db.connection()
+    for daily, _, cols in aggregates.LEVELS.values():  # both levels, as the after-flush hook writes them
+        d, _h = aggregates.project({key: values}, {}, cols)
+        aggregates._upsert(conn, daily, cols, [{**dict(zip(cols, k)), **v} for k, v in d.items()], MEASURES)
 
 
 def town_figures(db, day: date, town_code: str, **measures) -> None:

@@ -9,12 +9,14 @@ from civicgrid.demo_history import build_history, create_demo_staff
 
 def _assert_equal(db):
     facts, daily, hist = aggregates.compute_all(db)
-    s_daily, s_hist = aggregates.stored(db)
-    assert set(s_daily) == set(daily)
-    for k, v in daily.items():
-        for m, x in v.items():
-            assert s_daily[k][m] == pytest.approx(x, abs=1e-6), (k, m)
-    assert s_hist == hist
+    for level, (_, _, cols) in aggregates.LEVELS.items():
+        want_daily, want_hist = aggregates.project(daily, hist, cols)
+        s_daily, s_hist = aggregates.stored(db, level)
+        assert set(s_daily) == set(want_daily), level
+        for k, v in want_daily.items():
+            for m, x in v.items():
+                assert s_daily[k][m] == pytest.approx(x, abs=1e-6), (level, k, m)
+        assert s_hist == want_hist, level
     return facts, daily
 
 

@@ -22,7 +22,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from civicgrid.analytics.kpis import MEASURES, bucket_of
-from civicgrid.analytics.models import KEY_COLUMNS, CaseFact, DailyAggregate, StepHistogram
+from civicgrid.analytics.models import (KEY_COLUMNS, TOWN_KEY_COLUMNS, CaseFact, DailyAggregate, StepHistogram,
+                                        TownDailyAggregate, TownStepHistogram)
 from civicgrid.cases.models import Case, TimelineEntry
 from civicgrid.clock import CHINA_TZ, aware
 
@@ -30,6 +31,10 @@ Key = tuple[Any, ...]
 FACT = CaseFact.__table__
 DAILY = DailyAggregate.__table__
 HIST = StepHistogram.__table__
+# each level of aggregation: its daily table, its histogram table and its key (a projection of the full key)
+LEVELS = {"grid": (DAILY, HIST, KEY_COLUMNS),
+          "town": (TownDailyAggregate.__table__, TownStepHistogram.__table__, TOWN_KEY_COLUMNS)}
+_HK = ("step", "bucket")
 _CASE_FIELDS = ("id", "state", "source", "urgency", "reported_at", "accepted_at", "dispatched_at", "handled_at",
                 "handle_due_at", "closed_at", "grid_id", "village_id", "town_id", "category_id", "department_id",
                 "overdue", "ever_overdue", "reworks", "extensions", "returns", "supervision", "reporter_id",
@@ -134,14 +139,27 @@ def _upsert(conn: Connection, table, key_cols: tuple[str, ...], rows: list[dict[
     conn.execute(stmt, rows)
 
 
-def _cleanup(conn: Connection, daily_keys: set[Key], hist_keys: set[Key]) -> None:
+def _cleanup(conn: Connection, daily, hist, cols: tuple[str, ...], daily_keys: set[Key], hist_keys: set[Key]) -> None:
     """Rows whose counts fell to zero are removed (a rebuild would not have them)."""
     for k in daily_keys:
-        conn.execute(delete(DAILY).where(*[DAILY.c[c] == v for c, v in zip(KEY_COLUMNS, k)],
-                                         DAILY.c.reported <= 0))
+        conn.execute(delete(daily).where(*[daily.c[c] == v for c, v in zip(cols, k)], daily.c.reported <= 0))
     for k in hist_keys:
-        conn.execute(delete(HIST).where(*[HIST.c[c] == v for c, v in zip(KEY_COLUMNS + ("step", "bucket"), k)],
-                                        HIST.c.n <= 0))
+        conn.execute(delete(hist).where(*[hist.c[c] == v for c, v in zip(cols + _HK, k)], hist.c.n <= 0))
+
+
+def project(daily: dict[Key, dict[str, float]], hist: dict[Key, int], cols: tuple[str, ...]
+            ) -> tuple[dict[Key, dict[str, float]], dict[Key, int]]:
+    """Sum full-key rows onto a coarser key (cols, a subset of KEY_COLUMNS in the same order)."""
+    idx = [KEY_COLUMNS.index(c) for c in cols]
+    d: dict[Key, dict[str, float]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
+    for k, v in daily.items():
+        row = d[tuple(k[i] for i in idx)]
+        for m, x in v.items():
+            row[m] += x
+    h: dict[Key, int] = defaultdict(int)
+    for k, n in hist.items():
+        h[tuple(k[i] for i in idx) + k[-2:]] += n
+    return dict(d), dict(h)
 
 
 def _key_dict(key: Key, cols: tuple[str, ...] = KEY_COLUMNS) -> dict[str, Any]:
@@ -183,12 +201,12 @@ def refresh_cases(conn: Connection, cases: list[Any]) -> None:
             conn.execute(FACT.update().where(FACT.c.case_id == cid).values(**values))
         else:
             conn.execute(FACT.insert().values(case_id=cid, **values))
-    drows = [{**_key_dict(k), **v} for k, v in deltas.items() if any(v.values())]
-    _upsert(conn, DAILY, KEY_COLUMNS, drows, MEASURES)
-    hrows = [{**_key_dict(k, KEY_COLUMNS + ("step", "bucket")), "n": n} for k, n in hdeltas.items() if n]
-    _upsert(conn, HIST, KEY_COLUMNS + ("step", "bucket"), hrows, ["n"])
-    _cleanup(conn, {k for k, v in deltas.items() if any(x < 0 for x in v.values())},
-             {k for k, n in hdeltas.items() if n < 0})
+    for daily, hist, cols in LEVELS.values():
+        d, h = project(deltas, hdeltas, cols)
+        _upsert(conn, daily, cols, [{**_key_dict(k, cols), **v} for k, v in d.items() if any(v.values())], MEASURES)
+        _upsert(conn, hist, cols + _HK, [{**_key_dict(k, cols + _HK), "n": n} for k, n in h.items() if n], ["n"])
+        _cleanup(conn, daily, hist, cols, {k for k, v in d.items() if any(x < 0 for x in v.values())},
+                 {k for k, n in h.items() if n < 0})
 
 
 @event.listens_for(Session, "after_flush")
@@ -254,30 +272,34 @@ def rebuild(session: Session, progress: Callable[[int, int], None] | None = None
     """Drop and recompute every aggregate from the cases (same transaction as the caller's)."""
     facts, daily, hist = compute_all(session, progress)
     conn = session.connection()
-    for t in (FACT, DAILY, HIST):
-        conn.execute(delete(t))
+    conn.execute(delete(FACT))
     rows = [{"case_id": cid, **_key_dict(k), **m, "hist": [list(x) for x in h]} for cid, (k, m, h) in facts.items()]
-    for i in range(0, len(rows), 5000):
-        conn.execute(FACT.insert(), rows[i:i + 5000])
-    drows = [{**_key_dict(k), **v} for k, v in daily.items()]
-    for i in range(0, len(drows), 5000):
-        conn.execute(DAILY.insert(), drows[i:i + 5000])
-    hrows = [{**_key_dict(k, KEY_COLUMNS + ("step", "bucket")), "n": n} for k, n in hist.items()]
-    for i in range(0, len(hrows), 5000):
-        conn.execute(HIST.insert(), hrows[i:i + 5000])
-    return {"cases": len(facts), "daily_rows": len(drows), "hist_rows": len(hrows)}
+    _insert(conn, FACT, rows)
+    out = {"cases": len(facts)}
+    for level, (dtable, htable, cols) in LEVELS.items():
+        d, h = project(daily, hist, cols)
+        conn.execute(delete(dtable))
+        conn.execute(delete(htable))
+        _insert(conn, dtable, [{**_key_dict(k, cols), **v} for k, v in d.items()])
+        _insert(conn, htable, [{**_key_dict(k, cols + _HK), "n": n} for k, n in h.items()])
+        out[f"{level}_rows"] = len(d)
+    return out
 
 
-def stored(session: Session) -> tuple[dict[Key, dict[str, float]], dict[Key, int]]:
-    """The aggregate tables as they are (for comparing with compute_all)."""
+def _insert(conn: Connection, table, rows: list[dict[str, Any]], chunk: int = 5000) -> None:
+    for i in range(0, len(rows), chunk):
+        conn.execute(table.insert(), rows[i:i + chunk])
+
+
+def stored(session: Session, level: str = "grid") -> tuple[dict[Key, dict[str, float]], dict[Key, int]]:
+    """An aggregate level's tables as they are (for comparing with compute_all)."""
+    daily, hist, cols = LEVELS[level]
     conn = session.connection()
-    daily = {tuple(_norm(getattr(r, c)) for c in KEY_COLUMNS): {k: getattr(r, k) for k in MEASURES}
-             for r in conn.execute(select(DAILY))}
-    hist = {tuple(_norm(getattr(r, c)) for c in KEY_COLUMNS + ("step", "bucket")): r.n
-            for r in conn.execute(select(HIST))}
-    return daily, hist
+    d = {tuple(_norm(getattr(r, c)) for c in cols): {k: getattr(r, k) for k in MEASURES}
+         for r in conn.execute(select(daily))}
+    h = {tuple(_norm(getattr(r, c)) for c in cols + _HK): r.n for r in conn.execute(select(hist))}
+    return d, h
 
 
 def _norm(v: Any) -> Any:
     return date.fromisoformat(v) if isinstance(v, str) and len(v) == 10 and v[4] == "-" else v
-

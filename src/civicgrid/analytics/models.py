@@ -18,6 +18,7 @@ from civicgrid.clock import now
 from civicgrid.db import Base, UTCDateTime
 
 KEY_COLUMNS = ("day", "town_id", "village_id", "grid_id", "category_id", "department_id", "source", "urgency")
+TOWN_KEY_COLUMNS = ("day", "town_id", "category_id", "department_id", "source", "urgency")  # the town rollup
 
 
 def _measure_columns(cls_dict: dict[str, Any]) -> None:
@@ -25,6 +26,15 @@ def _measure_columns(cls_dict: dict[str, Any]) -> None:
         cls_dict[m] = mapped_column(Integer, default=0, nullable=False)
     for m in DURATIONS:
         cls_dict[m] = mapped_column(Float if m.endswith("_hours") else Integer, default=0, nullable=False)
+
+
+class _TownKeyed:
+    day: Mapped[date] = mapped_column(Date)  # the local (China) date the case was reported: its cohort
+    town_id: Mapped[int] = mapped_column(Integer, default=0)
+    category_id: Mapped[int] = mapped_column(Integer, default=0)
+    department_id: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(20), default="")
+    urgency: Mapped[str] = mapped_column(String(10), default="")
 
 
 class _Keyed:
@@ -65,6 +75,28 @@ class StepHistogram(_Keyed, Base):
     __tablename__ = "analytics_step_hist"
     __table_args__ = (UniqueConstraint(*KEY_COLUMNS, "step", "bucket", name="uq_analytics_step_hist_key"),
                       Index("ix_analytics_step_hist_day_town", "day", "town_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[str] = mapped_column(String(10))
+    bucket: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TownDailyAggregate(_TownKeyed, Base):
+    """The same sums without village and grid: what city and town dashboards read (far fewer rows)."""
+
+    __tablename__ = "analytics_daily_town"
+    __table_args__ = (UniqueConstraint(*TOWN_KEY_COLUMNS, name="uq_analytics_daily_town_key"),
+                      Index("ix_analytics_daily_town_day", "day", "town_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    _measure_columns(locals())
+
+
+class TownStepHistogram(_TownKeyed, Base):
+    __tablename__ = "analytics_step_hist_town"
+    __table_args__ = (UniqueConstraint(*TOWN_KEY_COLUMNS, "step", "bucket", name="uq_analytics_step_hist_town_key"),
+                      Index("ix_analytics_step_hist_town_day", "day", "town_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     step: Mapped[str] = mapped_column(String(10))

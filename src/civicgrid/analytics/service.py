@@ -19,7 +19,7 @@ from civicgrid import clock
 from civicgrid.access.models import Department
 from civicgrid.access.policy import Action, Actor, require
 from civicgrid.analytics import kpis
-from civicgrid.analytics.models import DailyAggregate, StepHistogram
+from civicgrid.analytics.models import DailyAggregate, StepHistogram, TownDailyAggregate, TownStepHistogram
 from civicgrid.analytics.periods import Period
 from civicgrid.cases.workflow import SOURCES, URGENCY
 from civicgrid.errors import BadInput, NotFound
@@ -28,7 +28,7 @@ from civicgrid.matters.models import MatterCategory
 
 D = DailyAggregate
 H = StepHistogram
-LEVEL_COLUMN = {"town": D.town_id, "village": D.village_id, "grid": D.grid_id}
+LEVEL_COLUMN = {"town": "town_id", "village": "village_id", "grid": "grid_id"}
 CHILD_LEVEL = {"city": "town", "district": "town", "town": "village", "village": "grid"}
 BY = {"town": "镇街", "village": "村(社区)", "grid": "网格", "department": "部门", "category": "分类",
       "source": "来源", "urgency": "紧急程度", "day": "日", "month": "月"}
@@ -136,7 +136,7 @@ def resolve_cut(session: Session, actor: Actor, period: Period, *, region: str |
 
 
 def first_day(session: Session) -> date | None:
-    d = session.scalar(select(func.min(D.day)))
+    d = session.scalar(select(func.min(TownDailyAggregate.day)))
     return date.fromisoformat(d) if isinstance(d, str) else d
 
 
@@ -160,7 +160,7 @@ def _where(session: Session, cut: Cut, table, period: Period | None = None) -> l
     conds = [table.day >= p.start, table.day <= p.end]
     r = cut.region
     if r.level in LEVEL_COLUMN:
-        conds.append(getattr(table, LEVEL_COLUMN[r.level].key) == r.id)
+        conds.append(getattr(table, LEVEL_COLUMN[r.level]) == r.id)
     elif r.parent_id is not None:  # a district: its towns
         towns = select(Region.id).where(Region.path.startswith(r.path), Region.level == "town")
         conds.append(table.town_id.in_(towns))
@@ -175,11 +175,20 @@ def _where(session: Session, cut: Cut, table, period: Period | None = None) -> l
     return conds
 
 
+def tables(cut: Cut, by: str | None = None) -> tuple[Any, Any]:
+    """The aggregate tables to read: the town rollup unless the cut or the grouping needs villages or grids."""
+    if cut.region.level in ("village", "grid") or by in ("village", "grid"):
+        return D, H
+    return TownDailyAggregate, TownStepHistogram
+
+
 def sums(session: Session, cut: Cut, period: Period | None = None,
-         group: Any = None) -> dict[Any, dict[str, float]]:
-    """Summed measures of the cut (grouped by `group`, a column expression, if given)."""
-    cols = [func.coalesce(func.sum(getattr(D, m)), 0).label(m) for m in kpis.MEASURES]
-    q = select(*([group.label("g")] if group is not None else []), *cols).where(and_(*_where(session, cut, D, period)))
+         by: str | None = None) -> dict[Any, dict[str, float]]:
+    """Summed measures of the cut (grouped by `by`, a breakdown name, if given)."""
+    t, _ = tables(cut, by)
+    group = _group_column(by, t) if by else None
+    cols = [func.coalesce(func.sum(getattr(t, m)), 0).label(m) for m in kpis.MEASURES]
+    q = select(*([group.label("g")] if group is not None else []), *cols).where(and_(*_where(session, cut, t, period)))
     if group is not None:
         q = q.group_by(group)
     out: dict[Any, dict[str, float]] = {}
@@ -190,10 +199,12 @@ def sums(session: Session, cut: Cut, period: Period | None = None,
 
 
 def hists(session: Session, cut: Cut, period: Period | None = None,
-          group: Any = None) -> dict[Any, dict[str, dict[int, int]]]:
+          by: str | None = None) -> dict[Any, dict[str, dict[int, int]]]:
+    _, h = tables(cut, by)
+    group = _group_column(by, h) if by else None
     gcol = [group.label("g")] if group is not None else []
-    q = (select(*gcol, H.step, H.bucket, func.sum(H.n).label("n")).where(and_(*_where(session, cut, H, period)))
-         .group_by(*([group] if group is not None else []), H.step, H.bucket))
+    q = (select(*gcol, h.step, h.bucket, func.sum(h.n).label("n")).where(and_(*_where(session, cut, h, period)))
+         .group_by(*([group] if group is not None else []), h.step, h.bucket))
     out: dict[Any, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
     for row in session.execute(q):
         m = row._mapping
@@ -227,7 +238,7 @@ def kpi_table(session: Session, cut: Cut, cfg: kpis.KpiConfig | None = None) -> 
             "compare": {"previous": prev_p.label, "year_before": yoy_p.label}}
 
 
-def _group_column(by: str, table: Any = D):
+def _group_column(by: str, table: Any):
     if by in ("town", "village", "grid"):
         return getattr(table, f"{by}_id")
     if by in ("department", "source", "urgency", "day"):
@@ -246,8 +257,9 @@ def breakdown(session: Session, cut: Cut, by: str, keys: list[str] | None = None
     if by in ("village", "grid", "town") and not _below(cut.region.level, by):
         raise BadInput("invalid_breakdown", f"{LEVEL_LABELS.get(cut.region.level, cut.region.level)}之下没有"
                        f"{BY[by]}一级的分组", f"cannot break a {cut.region.level} down by {by}", extra={"field": "by"})
-    groups = sums(session, cut, group=_group_column(by))
-    hs = hists(session, cut, group=_group_column(by, H)) if not keys or any(k.startswith("p90") for k in keys) else {}
+    _group_column(by, D)  # an unknown grouping is refused before any query
+    groups = sums(session, cut, by=by)
+    hs = hists(session, cut, by=by) if not keys or any(k.startswith("p90") for k in keys) else {}
     if by == "category":  # roll leaves up to the chosen level of the tree
         tree = category_tree(session)
         rolled: dict[Any, dict[str, float]] = defaultdict(lambda: dict.fromkeys(kpis.MEASURES, 0))
