@@ -65,6 +65,7 @@ def test_change_month_over_month():
     assert kpis.change(0.80, 0.75, "rate") == pytest.approx(0.05)  # percentage points
     assert kpis.change(120, 100, "count") == pytest.approx(0.2)
     assert kpis.change(None, 100, "count") is None and kpis.change(5, 0, "count") is None
+    assert kpis.change(0, 0, "count") == 0
 
 
 def test_every_kpi_has_a_label_and_formula():

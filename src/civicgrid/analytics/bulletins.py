@@ -244,21 +244,24 @@ def _table(doc, heads: list[str], rows: list[list[str]], widths: list[float], fl
     t = doc.add_table(rows=1, cols=len(heads))
     t.style = "Table Grid"
     t.alignment = WD_TABLE_ALIGNMENT.CENTER
+    t.autofit = False
     for i, h in enumerate(heads):
         cell = t.rows[0].cells[i]
         cell.text = ""
-        _set_font(cell.paragraphs[0].add_run(h), 10.5, True, "黑体")
+        _set_font(cell.paragraphs[0].add_run(h), 9.5, True, "黑体")
         cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
     for ri, r in enumerate(rows):
         cells = t.add_row().cells
         for i, v in enumerate(r):
             cells[i].text = ""
-            _set_font(cells[i].paragraphs[0].add_run(v), 10.5, False, "宋体",
+            _set_font(cells[i].paragraphs[0].add_run(v), 9.5, False, "宋体",
                       RGBColor(0xB9, 0x1C, 0x1C) if ri in flagged else None)
             cells[i].paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER if i != 1 else WD_ALIGN_PARAGRAPH.LEFT
-    for row in t.rows:
-        for i, w in enumerate(widths):
-            row.cells[i].width = Cm(w)
+    for i, w in enumerate(widths):
+        t.columns[i].width = Cm(w)
+        for cell in t.columns[i].cells:
+            cell.width = Cm(w)
+    doc.add_paragraph()  # air between a table and the next heading
     return t
 
 
@@ -271,7 +274,7 @@ def _ranking_rows(r: dict[str, Any]) -> tuple[list[str], list[list[str]], set[in
                     + [f"{e['score']:.2f}"])
         if e["bottom"]:
             flagged.add(i)
-    widths = [1.3, 4.2, 1.7] + [2.0] * len(cols) + [1.6]
+    widths = [1.2, 3.6, 1.5] + [round(8.0 / max(1, len(cols)), 2)] * len(cols) + [1.7]
     return heads, rows, flagged, widths
 
 
@@ -310,7 +313,6 @@ def make_docx(fig: dict[str, Any], issued: date | None = None) -> bytes:
             _table(doc, heads, rows, widths, flagged)
             png = charts.bar_chart(f"{p.label}各{fig['unit_label']}综合得分",
                                    [(e["name"], e["score"], e["bottom"]) for e in r["ranked"]], "分", 100)
-            doc.add_paragraph()
             doc.add_picture(io.BytesIO(png), width=Cm(15.5))
             doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
             _para(doc, f"图:{p.label}各{fig['unit_label']}综合得分(红色为末位)", 10.5, False,

@@ -211,7 +211,7 @@ def change(current: float | None, previous: float | None, unit: str) -> float | 
     if unit == "rate":
         return current - previous
     if previous == 0:
-        return None
+        return 0.0 if current == 0 else None  # from nothing: no percentage to show
     return (current - previous) / previous
 
 

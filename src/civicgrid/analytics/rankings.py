@@ -101,7 +101,7 @@ PRESETS: dict[str, RankingConfig] = {
     "digital_urban": RankingConfig(
         "digital_urban", "数字城管综合评价",
         (Term("on_time_closure_rate", 50), Term("closure_rate", 30), Term("rework_rate", 10, True),
-         Term("supervision_rate", 10, True)), "accepted", 20, 3),
+         Term("supervision_rate", 10, True)), "accepted", 10, 3),
     # 12345 三率: response ×10 + resolution ×50 + satisfaction ×40 (weights unverified: configuration)
     "hotline_12345": RankingConfig(
         "hotline_12345", "12345 三率考核",

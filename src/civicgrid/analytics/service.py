@@ -67,8 +67,9 @@ def home_region(session: Session, actor: Actor) -> Region:
     if not paths:
         require(actor, Action.ANALYTICS_VIEW)  # raises Forbidden with the reason
         raise NotFound("region", "没有可查看的区域")
-    rid = int(paths[0].strip("/").split("/")[-1])
-    region = session.get(Region, rid)
+    last = paths[0].strip("/").split("/")[-1]
+    region = session.get(Region, int(last)) if last else \
+        session.scalars(select(Region).where(Region.parent_id.is_(None)).order_by(Region.id)).first()  # "/": all
     if region is None:
         raise NotFound("region")
     return region
@@ -306,8 +307,9 @@ def _names(session: Session, by: str, keys: list[Any]) -> dict[Any, tuple[str, s
         out[0] = ("", "未派遣(村级自办或未立案)")
         return out
     if by == "category":
-        return {c.id: (c.code, c.name) for c in session.scalars(select(MatterCategory)
-                                                                .where(MatterCategory.id.in_(keys)))}
+        out = {c.id: (c.code, c.name) for c in session.scalars(select(MatterCategory)
+                                                               .where(MatterCategory.id.in_(keys)))}
+        return {k: out.get(k, ("", "未分类")) for k in keys}
     if by == "source":
         return {k: (k, SOURCES.get(k, k)) for k in keys}
     if by == "urgency":

@@ -70,6 +70,7 @@
           inRange: { color: ["#fee2e2", "#fde68a", "#bbf7d0", "#16a34a"] }, outOfRange: { color: "#e5e7eb" },
           formatter: (v) => (unit === "rate" ? (v * 100).toFixed(0) + "%" : Math.round(v)) },
         series: [{ type: "map", map: "assess-" + m.dataset.parent, roam: true, data, aspectScale: 0.92,
+          layoutCenter: ["50%", "50%"], layoutSize: "96%",
           itemStyle: { borderColor: dark(m) ? "#0b1736" : "#ffffff", borderWidth: 0.8, areaColor: "#e5e7eb" },
           emphasis: { label: { show: false }, itemStyle: { areaColor: "#93c5fd" } },
           label: { show: m.dataset.level === "town", formatter: (p) => (names[p.name] || "").replace(/(街道|镇)$/, ""), fontSize: 10, color: "#111827" } }],
