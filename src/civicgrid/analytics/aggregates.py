@@ -205,7 +205,8 @@ def refresh_cases(conn: Connection, cases: list[Any]) -> None:
         d, h = project(deltas, hdeltas, cols)
         _upsert(conn, daily, cols, [{**_key_dict(k, cols), **v} for k, v in d.items() if any(v.values())], MEASURES)
         _upsert(conn, hist, cols + _HK, [{**_key_dict(k, cols + _HK), "n": n} for k, n in h.items() if n], ["n"])
-        _cleanup(conn, daily, hist, cols, {k for k, v in d.items() if any(x < 0 for x in v.values())},
+        # only a row that lost a case (reported went down) or a bucket that lost one can have reached zero
+        _cleanup(conn, daily, hist, cols, {k for k, v in d.items() if v["reported"] < 0},
                  {k for k, n in h.items() if n < 0})
 
 
