@@ -31,7 +31,7 @@ def put(db, day: date, grid: Region, *, category_id: int = 0, department_id: int
     key = (day, by_level["town"], by_level["village"], grid.id, category_id, department_id, source, urgency)
     conn = db.connection()
     for daily, _, cols in aggregates.LEVELS.values():  # both levels, as the after-flush hook writes them
-        d, _h = aggregates.project({key: values}, {}, cols)
+        d, _h = aggregates.project({key: values}, {}, cols, daily in aggregates.MONTHLY)
         aggregates._upsert(conn, daily, cols, [{**dict(zip(cols, k)), **v} for k, v in d.items()], MEASURES)
 
 

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from civicgrid.analytics.kpis import MEASURES, bucket_of
 from civicgrid.analytics.models import (KEY_COLUMNS, TOWN_KEY_COLUMNS, CaseFact, DailyAggregate, StepHistogram,
-                                        TownDailyAggregate, TownStepHistogram)
+                                        TownDailyAggregate, TownMonthlyAggregate, TownMonthlyHistogram,
+                                        TownStepHistogram)
 from civicgrid.cases.models import Case, TimelineEntry
 from civicgrid.clock import CHINA_TZ, aware
 
@@ -31,9 +32,12 @@ Key = tuple[Any, ...]
 FACT = CaseFact.__table__
 DAILY = DailyAggregate.__table__
 HIST = StepHistogram.__table__
-# each level of aggregation: its daily table, its histogram table and its key (a projection of the full key)
+# each level of aggregation: its table, its histogram table and its key (a projection of the full key);
+# "town_month" also truncates the day to the first of its month
 LEVELS = {"grid": (DAILY, HIST, KEY_COLUMNS),
-          "town": (TownDailyAggregate.__table__, TownStepHistogram.__table__, TOWN_KEY_COLUMNS)}
+          "town": (TownDailyAggregate.__table__, TownStepHistogram.__table__, TOWN_KEY_COLUMNS),
+          "town_month": (TownMonthlyAggregate.__table__, TownMonthlyHistogram.__table__, TOWN_KEY_COLUMNS)}
+MONTHLY = {TownMonthlyAggregate.__table__}
 _HK = ("step", "bucket")
 _CASE_FIELDS = ("id", "state", "source", "urgency", "reported_at", "accepted_at", "dispatched_at", "handled_at",
                 "handle_due_at", "closed_at", "grid_id", "village_id", "town_id", "category_id", "department_id",
@@ -147,18 +151,23 @@ def _cleanup(conn: Connection, daily, hist, cols: tuple[str, ...], daily_keys: s
         conn.execute(delete(hist).where(*[hist.c[c] == v for c, v in zip(cols + _HK, k)], hist.c.n <= 0))
 
 
-def project(daily: dict[Key, dict[str, float]], hist: dict[Key, int], cols: tuple[str, ...]
+def project(daily: dict[Key, dict[str, float]], hist: dict[Key, int], cols: tuple[str, ...], monthly: bool = False
             ) -> tuple[dict[Key, dict[str, float]], dict[Key, int]]:
-    """Sum full-key rows onto a coarser key (cols, a subset of KEY_COLUMNS in the same order)."""
+    """Sum full-key rows onto a coarser key (cols, a subset of KEY_COLUMNS in the same order; by month)."""
     idx = [KEY_COLUMNS.index(c) for c in cols]
+
+    def key(k: Key) -> Key:
+        out = tuple(k[i] for i in idx)
+        return ((out[0].replace(day=1),) + out[1:]) if monthly else out
+
     d: dict[Key, dict[str, float]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
     for k, v in daily.items():
-        row = d[tuple(k[i] for i in idx)]
+        row = d[key(k)]
         for m, x in v.items():
             row[m] += x
     h: dict[Key, int] = defaultdict(int)
     for k, n in hist.items():
-        h[tuple(k[i] for i in idx) + k[-2:]] += n
+        h[key(k) + k[-2:]] += n
     return dict(d), dict(h)
 
 
@@ -202,7 +211,7 @@ def refresh_cases(conn: Connection, cases: list[Any]) -> None:
         else:
             conn.execute(FACT.insert().values(case_id=cid, **values))
     for daily, hist, cols in LEVELS.values():
-        d, h = project(deltas, hdeltas, cols)
+        d, h = project(deltas, hdeltas, cols, daily in MONTHLY)
         _upsert(conn, daily, cols, [{**_key_dict(k, cols), **v} for k, v in d.items() if any(v.values())], MEASURES)
         _upsert(conn, hist, cols + _HK, [{**_key_dict(k, cols + _HK), "n": n} for k, n in h.items() if n], ["n"])
         # only a row that lost a case (reported went down) or a bucket that lost one can have reached zero
@@ -278,7 +287,7 @@ def rebuild(session: Session, progress: Callable[[int, int], None] | None = None
     _insert(conn, FACT, rows)
     out = {"cases": len(facts)}
     for level, (dtable, htable, cols) in LEVELS.items():
-        d, h = project(daily, hist, cols)
+        d, h = project(daily, hist, cols, dtable in MONTHLY)
         conn.execute(delete(dtable))
         conn.execute(delete(htable))
         _insert(conn, dtable, [{**_key_dict(k, cols), **v} for k, v in d.items()])

@@ -104,6 +104,29 @@ class TownStepHistogram(_TownKeyed, Base):
     n: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class TownMonthlyAggregate(_TownKeyed, Base):
+    """The town rollup per month (`day` holds the month's first day): whole-month periods read this."""
+
+    __tablename__ = "analytics_monthly_town"
+    __table_args__ = (UniqueConstraint(*TOWN_KEY_COLUMNS, name="uq_analytics_monthly_town_key"),
+                      Index("ix_analytics_monthly_town_day", "day", "town_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    _measure_columns(locals())
+
+
+class TownMonthlyHistogram(_TownKeyed, Base):
+    __tablename__ = "analytics_step_hist_monthly_town"
+    __table_args__ = (UniqueConstraint(*TOWN_KEY_COLUMNS, "step", "bucket",
+                                       name="uq_analytics_step_hist_monthly_town_key"),
+                      Index("ix_analytics_step_hist_monthly_town_day", "day", "town_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[str] = mapped_column(String(10))
+    bucket: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class StoredRanking(Base):
     """A ranking as published: its period, scope, the configuration used and the table (never recomputed)."""
 

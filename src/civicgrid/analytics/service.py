@@ -19,7 +19,8 @@ from civicgrid import clock
 from civicgrid.access.models import Department
 from civicgrid.access.policy import Action, Actor, require
 from civicgrid.analytics import kpis
-from civicgrid.analytics.models import DailyAggregate, StepHistogram, TownDailyAggregate, TownStepHistogram
+from civicgrid.analytics.models import (DailyAggregate, StepHistogram, TownDailyAggregate, TownMonthlyAggregate,
+                                        TownMonthlyHistogram, TownStepHistogram)
 from civicgrid.analytics.periods import Period
 from civicgrid.cases.workflow import SOURCES, URGENCY
 from civicgrid.errors import BadInput, NotFound
@@ -176,17 +177,24 @@ def _where(session: Session, cut: Cut, table, period: Period | None = None) -> l
     return conds
 
 
-def tables(cut: Cut, by: str | None = None) -> tuple[Any, Any]:
-    """The aggregate tables to read: the town rollup unless the cut or the grouping needs villages or grids."""
+def _whole_months(p: Period) -> bool:
+    return p.start.day == 1 and (p.end + timedelta(days=1)).day == 1
+
+
+def tables(cut: Cut, by: str | None = None, period: Period | None = None) -> tuple[Any, Any]:
+    """The aggregate tables to read: grid level when the cut or the grouping needs villages or grids, else the
+    town rollup — per month when the period is whole months and nothing groups by day."""
     if cut.region.level in ("village", "grid") or by in ("village", "grid"):
         return D, H
+    if _whole_months(period or cut.period) and by != "day":
+        return TownMonthlyAggregate, TownMonthlyHistogram
     return TownDailyAggregate, TownStepHistogram
 
 
 def sums(session: Session, cut: Cut, period: Period | None = None,
          by: str | None = None) -> dict[Any, dict[str, float]]:
     """Summed measures of the cut (grouped by `by`, a breakdown name, if given)."""
-    t, _ = tables(cut, by)
+    t, _ = tables(cut, by, period)
     group = _group_column(by, t) if by else None
     cols = [func.coalesce(func.sum(getattr(t, m)), 0).label(m) for m in kpis.MEASURES]
     q = select(*([group.label("g")] if group is not None else []), *cols).where(and_(*_where(session, cut, t, period)))
@@ -201,7 +209,7 @@ def sums(session: Session, cut: Cut, period: Period | None = None,
 
 def hists(session: Session, cut: Cut, period: Period | None = None,
           by: str | None = None) -> dict[Any, dict[str, dict[int, int]]]:
-    _, h = tables(cut, by)
+    _, h = tables(cut, by, period)
     group = _group_column(by, h) if by else None
     gcol = [group.label("g")] if group is not None else []
     q = (select(*gcol, h.step, h.bucket, func.sum(h.n).label("n")).where(and_(*_where(session, cut, h, period)))
