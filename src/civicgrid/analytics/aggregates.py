@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, event, select
+from sqlalchemy import Connection, delete, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -219,12 +219,20 @@ def refresh_cases(conn: Connection, cases: list[Any]) -> None:
                  {k for k, n in h.items() if n < 0})
 
 
+def _counted_change(case: Case) -> bool:
+    attrs = inspect(case).attrs
+    return any(attrs[f].history.has_changes() for f in _CASE_FIELDS if f != "id")
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _ctx) -> None:
     """Every flush that wrote a case or a timeline entry refreshes those cases' facts, in the same transaction."""
     touched: dict[int, Case] = {}
-    for obj in list(session.new) + list(session.dirty):
+    for obj in session.new:
         if isinstance(obj, Case) and obj.id is not None:
+            touched[obj.id] = obj
+    for obj in session.dirty:  # a case whose counted fields did not change (a warning flag, a note) is skipped
+        if isinstance(obj, Case) and obj.id is not None and _counted_change(obj):
             touched[obj.id] = obj
     extra = {obj.case_id for obj in session.new if isinstance(obj, TimelineEntry)} - set(touched)
     for cid in extra:
