@@ -120,3 +120,16 @@ def test_monthly_job_makes_each_bulletin_once(client, db):
     login(client, "leader")
     titles = [b["title"] for b in client.get("/api/v1/analytics/bulletins").json() if b["scheduled"]]
     assert len(titles) == 3 and all("2026年10月" in t for t in titles)
+
+
+def test_bulletins_page_lists_and_generates(client, db):
+    _figures(db)
+    csrf = login(client, "city.dispatcher")
+    page = client.get("/assess/bulletins")
+    assert page.status_code == 200 and "生成月度通报" in page.text and "还没有通报" in page.text
+    r = client.post("/assess/bulletins", data={"month": "2026-10", "region": "441900003", "preset": "digital_urban",
+                                               "csrf_token": csrf}, follow_redirects=True)
+    assert r.status_code == 200 and "通报已生成" in r.text and "东城街道2026年10月考核通报" in r.text
+    login(client, "leader")
+    page = client.get("/assess/bulletins")
+    assert "东城街道2026年10月考核通报" in page.text and "生成月度通报" not in page.text  # leaders read only
