@@ -59,13 +59,14 @@
       const names = {};
       fc.features.forEach((f) => { names[f.properties.code] = f.properties.name; f.properties = Object.assign({}, f.properties, { name: f.properties.code }); });
       echarts.registerMap("assess-" + m.dataset.parent, fc);
-      const data = fc.features.map((f) => ({ name: f.properties.code, value: values[f.properties.code] ?? null }));
-      const nums = data.map((d) => d.value).filter((v) => v != null);
+      const data = fc.features.map((f) => ({ name: f.properties.code, value: values[f.properties.code] ?? "-" }));  // "-": no data, drawn grey
+      const nums = data.map((d) => d.value).filter((v) => typeof v === "number");
+      const lo = nums.length ? Math.min(...nums) : 0, hi = nums.length ? Math.max(...nums) : 1;
       const c = make(m);
       c.setOption({
         animation: false,
         tooltip: { trigger: "item", formatter: (p) => `${names[p.name] || ""}<br>${p.value == null || isNaN(p.value) ? "无数据" : (unit === "rate" ? pct(p.value) : p.value)}` },
-        visualMap: { min: nums.length ? Math.min(...nums) : 0, max: nums.length ? Math.max(...nums) : 1, calculable: true,
+        visualMap: { min: lo, max: hi > lo ? hi : lo + (unit === "rate" ? 0.01 : 1), calculable: true,
           left: 10, bottom: 10, text: ["高", "低"], textStyle: { color: fg(m) },
           inRange: { color: ["#fee2e2", "#fde68a", "#bbf7d0", "#16a34a"] }, outOfRange: { color: "#e5e7eb" },
           formatter: (v) => (unit === "rate" ? (v * 100).toFixed(0) + "%" : Math.round(v)) },
