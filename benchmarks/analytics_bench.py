@@ -203,10 +203,10 @@ def aggregate_rows(facts, cols, monthly=False):
     con.execute("CREATE VIEW facts AS SELECT * REPLACE (" + ("date_trunc('month', day)::DATE" if monthly else "day")
                 + " AS day) FROM raw")
     keys = ", ".join(cols)
-    daily = con.execute(f"SELECT {keys}, " + ", ".join(
+    daily = con.sql(f"SELECT {keys}, " + ", ".join(
         f"sum({m})::{'DOUBLE' if m.endswith('_hours') else 'BIGINT'} AS {m}" for m in MEASURES)
                         + f" FROM facts GROUP BY {keys}").to_arrow_table().to_pylist()
-    hist = con.execute(" UNION ALL ".join(
+    hist = con.sql(" UNION ALL ".join(
         f"SELECT {keys}, '{st}' AS step, {st}_bucket AS bucket, count(*)::BIGINT AS n FROM facts WHERE {st}_bucket >= 0 "
         f"GROUP BY {keys}, {st}_bucket" for st in STEPS)).to_arrow_table().to_pylist()
     return daily, hist
@@ -278,7 +278,9 @@ def backend(url, n, seed, repeat, state):
         facts = state["data"]
         t0 = time.perf_counter()
         conn = s.connection()
-        for dtable, htable, cols in aggregates.LEVELS.values():
+        for level, (dtable, htable, cols) in aggregates.LEVELS.items():
+            if level not in state["levels"]:
+                continue
             d, h = aggregate_rows(facts, cols, dtable in aggregates.MONTHLY)
             conn.execute(delete(dtable))
             aggregates._insert(conn, dtable, d, 20000)
@@ -387,11 +389,14 @@ def main():
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL",
                                                       "postgresql+psycopg://postgres@127.0.0.1:5432/cg_assess_bench"))
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--levels", default="town_month",
+                    help="aggregate levels to write (the timed city queries of whole months read only town_month; "
+                         "add town,grid to write the others too)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="cg-analytics-bench-")
     os.environ["CIVICGRID_STORAGE_DIR"] = tmp
-    state: dict = {}
-    results = {"cases": a.cases, "repeat": a.repeat, "backends": []}
+    state: dict = {"levels": a.levels.split(",")}
+    results = {"cases": a.cases, "repeat": a.repeat, "levels": state["levels"], "backends": []}
     for b in a.backends.split(","):
         url = f"sqlite:///{tmp}/bench.db" if b == "sqlite" else a.pg_url
         print(f"[{b}] building city, generating {a.cases:,} cases, writing aggregates…", flush=True)
