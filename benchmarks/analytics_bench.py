@@ -251,6 +251,7 @@ def backend(url, n, seed, repeat, state):
 
     from civicgrid.access.service import SYSTEM
     from civicgrid.analytics import aggregates, bulletins, periods, rankings, service
+    from civicgrid.analytics import dashboard as dashboard_mod
     from civicgrid.db import make_engine
     from civicgrid.demo import build_demo
     from civicgrid.migrate import upgrade
@@ -303,9 +304,8 @@ def backend(url, n, seed, repeat, state):
     def dashboard():
         with factory() as s:
             cut = service.cut_from(s, SYSTEM, P())
-            service.kpi_table(s, cut)                                   # totals, month-over-month, year-over-year
-            service.breakdown(s, cut, "town", ["accepted", "due", "closed", "closure_rate", "on_time_closure_rate",
-                                                "overdue_open"])         # the map and the towns table
+            service.kpi_table(s, cut, keys=dashboard_mod.CARDS)         # cards: totals, month and year over
+            service.breakdown(s, cut, "town", dashboard_mod.UNIT_COLUMNS + ["on_time_closure_rate"])  # map, towns
             end = cut.period.end
             tcut = service.Cut(cut.region, periods.Period("custom", date(2025, 11, 1), end))
             service.trend(s, tcut, ["reported", "closed", "on_time_closure_rate"])   # twelve months
@@ -347,7 +347,11 @@ def duckdb_run(facts, repeat, tmp):
     export_s = round(time.perf_counter() - t0, 1)
     con = duckdb.connect()
     con.execute(f"CREATE VIEW f AS SELECT * FROM read_parquet('{path}')")
-    sums = ", ".join(f"sum({m}) AS {m}" for m in kpis.MEASURES)
+    from civicgrid.analytics import dashboard as dashboard_mod
+
+    def sums(keys, extra=()):
+        return ", ".join(f"sum({m}) AS {m}" for m in dict.fromkeys(kpis.measures_for(keys) + list(extra)))
+
     month = (date(2026, 10, 1), date(2026, 10, 31))
     prev = (date(2026, 9, 1), date(2026, 9, 30))
     yoy = (date(2025, 10, 1), date(2025, 10, 31))
@@ -355,25 +359,23 @@ def duckdb_run(facts, repeat, tmp):
     def q(sql, *params):
         return con.execute(sql, params).fetchall()
 
-    def dashboard():
-        for a, b in (month, prev, yoy):  # totals with their p90 step times (exact quantiles)
-            q(f"SELECT {sums} FROM f WHERE day BETWEEN ? AND ?", a, b)
-            q("SELECT quantile_cont(accept_hours, 0.9) FILTER (WHERE accept_n = 1), "
-              "quantile_cont(dispatch_hours, 0.9) FILTER (WHERE dispatch_n = 1), "
-              "quantile_cont(handle_hours, 0.9) FILTER (WHERE handle_n = 1), "
-              "quantile_cont(verify_hours, 0.9) FILTER (WHERE verify_n = 1) FROM f WHERE day BETWEEN ? AND ?", a, b)
-        q(f"SELECT town_id, {sums} FROM f WHERE day BETWEEN ? AND ? GROUP BY town_id", *month)
-        q(f"SELECT strftime(day, '%Y-%m'), {sums} FROM f WHERE day BETWEEN ? AND ? GROUP BY 1",
-          date(2025, 11, 1), month[1])
-        q(f"SELECT category_id, {sums} FROM f WHERE day BETWEEN ? AND ? GROUP BY category_id", *month)
+    def dashboard():  # the same KPIs as the page: cards (3 periods), towns, 12-month trend, categories
+        for a, b in (month, prev, yoy):
+            q(f"SELECT {sums(dashboard_mod.CARDS)} FROM f WHERE day BETWEEN ? AND ?", a, b)
+        q(f"SELECT town_id, {sums(dashboard_mod.UNIT_COLUMNS + ['on_time_closure_rate'])} FROM f "
+          "WHERE day BETWEEN ? AND ? GROUP BY town_id", *month)
+        q(f"SELECT strftime(day, '%Y-%m'), {sums(['reported', 'closed', 'on_time_closure_rate'])} FROM f "
+          "WHERE day BETWEEN ? AND ? GROUP BY 1", date(2025, 11, 1), month[1])
+        q(f"SELECT category_id, {sums(['reported'])} FROM f WHERE day BETWEEN ? AND ? GROUP BY category_id", *month)
 
     def ranking():
         cfg = rankings.preset("digital_urban")
-        rows = con.execute(f"SELECT town_id, {sums} FROM f WHERE day BETWEEN ? AND ? GROUP BY town_id",
-                           month).fetchall()
-        names = ["town_id"] + kpis.MEASURES
-        for r in rows:
-            v = kpis.compute(dict(zip(names, r)), None, cfg.kpi_config())
+        keys = [t.kpi for t in cfg.terms]
+        cur = con.execute(f"SELECT town_id, {sums(keys, [cfg.volume_measure])} FROM f WHERE day BETWEEN ? AND ? "
+                          "GROUP BY town_id", month)
+        names = [d[0] for d in cur.description]
+        for r in cur.fetchall():
+            v = kpis.compute(dict(zip(names, r)), None, cfg.kpi_config(), keys)
             rankings.score(v, cfg)
 
     dashboard()

@@ -60,10 +60,10 @@ def figures(session: Session, actor: Actor, region: str | None, month: str, pres
                            "unit": unit, "unit_label": rankings.UNITS.get(unit or "", "")}
     out["cuts"] = {}
     if unit:
-        out["cuts"][f"按{rankings.UNITS[unit]}"] = service.breakdown(session, cut, unit, CUT_RATES)
-    out["cuts"]["按部门"] = [r for r in service.breakdown(session, cut, "department", CUT_RATES)]
-    out["cuts"]["按分类"] = service.breakdown(session, cut, "category", CUT_RATES)
-    out["cuts"]["按来源"] = service.breakdown(session, cut, "source", CUT_RATES)
+        out["cuts"][f"按{rankings.UNITS[unit]}"] = service.breakdown(session, cut, unit, CUT_RATES, extra_measures=tuple(CUT_COUNTS))
+    out["cuts"]["按部门"] = [r for r in service.breakdown(session, cut, "department", CUT_RATES, extra_measures=tuple(CUT_COUNTS))]
+    out["cuts"]["按分类"] = service.breakdown(session, cut, "category", CUT_RATES, extra_measures=tuple(CUT_COUNTS))
+    out["cuts"]["按来源"] = service.breakdown(session, cut, "source", CUT_RATES, extra_measures=tuple(CUT_COUNTS))
     out["ranking"] = rankings.ranking(session, actor, cut, unit, cfg) if unit else None
     out["dept_ranking"] = rankings.ranking(session, actor, cut, "department", cfg)
     return out

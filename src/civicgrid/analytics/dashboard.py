@@ -43,7 +43,7 @@ def context(session: Session, actor: Actor, params: Any, kpi: str | None = None,
     cut = service.cut_from(session, actor, params)
     kpi = kpi if kpi in MAP_KPIS else MAP_KPIS[0]
     defs = kpis.definitions()
-    table = service.kpi_table(session, cut)
+    table = service.kpi_table(session, cut, keys=CARDS)
     by_key = {k["key"]: k for k in table["kpis"]}
     cards = []
     for key in CARDS:

@@ -204,6 +204,18 @@ def compute(measures: dict[str, float], hists: dict[str, dict[int, int]] | None 
     return out
 
 
+def measures_for(keys: list[str], cfg: KpiConfig | None = None) -> list[str]:
+    """The raw counts these KPIs need (always with `reported`, which tells data from no data)."""
+    d = definitions(cfg)
+    out = {"reported"}
+    for key in keys:
+        k = d[key]
+        out.update(k.numerator)
+        if k.denominator:
+            out.add(k.denominator)
+    return [m for m in MEASURES if m in out]
+
+
 def change(current: float | None, previous: float | None, unit: str) -> float | None:
     """Month-over-month / year-over-year change: rates in percentage points, counts and hours relative."""
     if current is None or previous is None:

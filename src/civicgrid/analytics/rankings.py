@@ -135,8 +135,8 @@ def compute(session: Session, cut: Cut, unit: str, cfg: RankingConfig) -> dict[s
         raise BadInput("invalid_unit", f"排名对象应为:{'/'.join(UNITS.values())}", f"unit must be one of {', '.join(UNITS)}")
     kcfg = cfg.kpi_config()
     keys = sorted({t.kpi for t in cfg.terms})
-    rows = {r["key"]: r for r in service.breakdown(session, cut, unit, None, kcfg)} if unit != "department" else \
-        {r["key"]: r for r in service.breakdown(session, cut, "department", None, kcfg) if r["key"]}
+    rows = {r["key"]: r for r in service.breakdown(session, cut, unit, keys, kcfg,
+                                                   extra_measures=(cfg.volume_measure,)) if r["key"]}
     units = _all_units(session, cut, unit)
     ranked, apart = [], []
     for uid, (code, name) in units.items():

@@ -191,19 +191,20 @@ def tables(cut: Cut, by: str | None = None, period: Period | None = None) -> tup
     return TownDailyAggregate, TownStepHistogram
 
 
-def sums(session: Session, cut: Cut, period: Period | None = None,
-         by: str | None = None) -> dict[Any, dict[str, float]]:
-    """Summed measures of the cut (grouped by `by`, a breakdown name, if given)."""
+def sums(session: Session, cut: Cut, period: Period | None = None, by: str | None = None,
+         measures: list[str] | None = None) -> dict[Any, dict[str, float]]:
+    """Summed measures (all, or those named) of the cut, grouped by `by` (a breakdown name) if given."""
     t, _ = tables(cut, by, period)
     group = _group_column(by, t) if by else None
-    cols = [func.coalesce(func.sum(getattr(t, m)), 0).label(m) for m in kpis.MEASURES]
+    measures = measures or kpis.MEASURES
+    cols = [func.coalesce(func.sum(getattr(t, m)), 0).label(m) for m in measures]
     q = select(*([group.label("g")] if group is not None else []), *cols).where(and_(*_where(session, cut, t, period)))
     if group is not None:
         q = q.group_by(group)
     out: dict[Any, dict[str, float]] = {}
     for row in session.execute(q):
         m = row._mapping
-        out[m["g"] if group is not None else None] = {k: m[k] for k in kpis.MEASURES}
+        out[m["g"] if group is not None else None] = {k: m[k] for k in measures}
     return out
 
 
@@ -228,17 +229,26 @@ def _values(measures: dict[str, float] | None, hist: dict[str, dict[int, int]] |
     return kpis.compute(measures, hist, cfg)
 
 
-def kpi_table(session: Session, cut: Cut, cfg: kpis.KpiConfig | None = None) -> dict[str, Any]:
-    """Every KPI of the cut with its month-over-month (previous period) and year-over-year change."""
+def kpi_table(session: Session, cut: Cut, cfg: kpis.KpiConfig | None = None,
+              keys: list[str] | None = None) -> dict[str, Any]:
+    """Every KPI (or those named) of the cut with its month-over-month and year-over-year change."""
     defs = kpis.definitions(cfg)
-    cur_m = sums(session, cut).get(None)
-    cur = _values(cur_m, hists(session, cut).get(None), cfg)
+    keys = keys or list(defs)
+    need = kpis.measures_for(keys, cfg)
+    pct = any(k.startswith("p90_") for k in keys)
+
+    def values(p: Period) -> tuple[dict[str, float] | None, dict[str, float | None]]:
+        m = sums(session, cut, p, measures=need).get(None)
+        return m, _values(m, hists(session, cut, p).get(None) if pct else None, cfg)
+
+    cur_m, cur = values(cut.period)
     prev_p, yoy_p = cut.period.previous(), cut.period.year_before()
-    prev = _values(sums(session, cut, prev_p).get(None), hists(session, cut, prev_p).get(None), cfg)
-    yoy = _values(sums(session, cut, yoy_p).get(None), hists(session, cut, yoy_p).get(None), cfg)
+    _, prev = values(prev_p)
+    _, yoy = values(yoy_p)
     empty = not cur_m or not cur_m.get("reported")
     items = []
-    for key, k in defs.items():
+    for key in keys:
+        k = defs[key]
         items.append({"key": key, "label": k.label, "unit": k.unit, "formula": k.formula, "value": cur[key],
                       "text": kpis.fmt(cur[key], k.unit), "previous": prev[key], "year_before": yoy[key],
                       "mom": kpis.change(cur[key], prev[key], k.unit), "yoy": kpis.change(cur[key], yoy[key], k.unit),
@@ -261,13 +271,15 @@ def _group_column(by: str, table: Any):
 
 
 def breakdown(session: Session, cut: Cut, by: str, keys: list[str] | None = None,
-              cfg: kpis.KpiConfig | None = None, category_level: str = "class") -> list[dict[str, Any]]:
+              cfg: kpis.KpiConfig | None = None, category_level: str = "class",
+              extra_measures: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """KPIs per unit of `by` inside the cut, with the unit's name; units without cases are left out."""
     if by in ("village", "grid", "town") and not _below(cut.region.level, by):
         raise BadInput("invalid_breakdown", f"{LEVEL_LABELS.get(cut.region.level, cut.region.level)}之下没有"
                        f"{BY[by]}一级的分组", f"cannot break a {cut.region.level} down by {by}", extra={"field": "by"})
     _group_column(by, D)  # an unknown grouping is refused before any query
-    groups = sums(session, cut, by=by)
+    need = None if not keys else list(dict.fromkeys(kpis.measures_for(keys, cfg) + list(extra_measures)))
+    groups = sums(session, cut, by=by, measures=need)
     hs = hists(session, cut, by=by) if not keys or any(k.startswith("p90") for k in keys) else {}
     if by == "category":  # roll leaves up to the chosen level of the tree
         tree = category_tree(session)
@@ -275,8 +287,8 @@ def breakdown(session: Session, cut: Cut, by: str, keys: list[str] | None = None
         rolled_h: dict[Any, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
         for cid, m in groups.items():
             top = _ancestor_at(tree, cid, category_level)
-            for k in kpis.MEASURES:
-                rolled[top][k] += m[k]
+            for k, x in m.items():
+                rolled[top][k] += x
             for step, b in hs.get(cid, {}).items():
                 for bucket, n in b.items():
                     rolled_h[top][step][bucket] = rolled_h[top][step].get(bucket, 0) + n
