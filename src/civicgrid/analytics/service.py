@@ -264,7 +264,9 @@ def _group_column(by: str, table: Any):
         return getattr(table, {"department": "department_id"}.get(by, by))
     if by == "category":
         return table.category_id
-    if by == "month":
+    if by == "month":  # the monthly rollup already holds the month's first day
+        if table in (TownMonthlyAggregate, TownMonthlyHistogram):
+            return table.day
         return func.substr(func.cast(table.day, String()), 1, 7)
     raise BadInput("invalid_breakdown", f"分组维度应为:{'/'.join(BY.values())}", f"by must be one of {', '.join(BY)}",
                    extra={"field": "by"})
@@ -340,7 +342,7 @@ def _names(session: Session, by: str, keys: list[Any]) -> dict[Any, tuple[str, s
 def trend(session: Session, cut: Cut, keys: list[str], cfg: kpis.KpiConfig | None = None) -> list[dict[str, Any]]:
     """Values per day (periods up to ~92 days) or per month, every day/month of the period present (empty = None)."""
     by = "day" if cut.period.days <= 92 else "month"
-    rows = {str(r["key"]): r for r in breakdown(session, cut, by, keys, cfg)}
+    rows = {str(r["key"])[:10 if by == "day" else 7]: r for r in breakdown(session, cut, by, keys, cfg)}
     out = []
     d = cut.period.start
     seen = set()
