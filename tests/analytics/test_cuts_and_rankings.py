@@ -184,3 +184,15 @@ def test_periods():
     assert periods.parse("month", "2026-03").year_before() == periods.month(2025, 3)
     assert periods.parse("day", "2026-03-01").previous().start == date(2026, 2, 28)
     assert clock.today()  # the clock is the one source of "today"
+
+
+def test_trend_has_every_month_and_empty_months_are_empty(db, figures):
+    leader = actor(db, "leader")
+    cut = service.cut_from(db, leader, P(region=NANCHENG, period="custom", value=None, date_from="2026-06-01",
+                                         date_to="2026-10-31"))
+    t = service.trend(db, cut, ["reported", "closure_rate"])  # longer than a quarter: by month
+    assert [r["key"] for r in t] == ["2026-06", "2026-07", "2026-08", "2026-09", "2026-10"]
+    assert t[2]["values"]["reported"] is None  # August: no cases, not zero
+    assert t[3]["values"]["reported"] == 90 and t[4]["values"]["closure_rate"] == pytest.approx(0.9)
+    days = service.trend(db, service.cut_from(db, leader, P(region=NANCHENG)), ["reported"])
+    assert len(days) == 31 and days[4]["key"] == "2026-10-05" and days[4]["values"]["reported"] == 105
