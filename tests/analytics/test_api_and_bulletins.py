@@ -133,3 +133,18 @@ def test_bulletins_page_lists_and_generates(client, db):
     login(client, "leader")
     page = client.get("/assess/bulletins")
     assert "东城街道2026年10月考核通报" in page.text and "生成月度通报" not in page.text  # leaders read only
+
+
+def test_region_page_shows_twelve_months_and_links_to_cases(client, db):
+    import html
+    import json
+    import re
+
+    _figures(db)
+    login(client, "leader")
+    page = client.get("/assess", params={"value": "2026-10", "region": DONGCHENG})
+    assert page.status_code == 200
+    trend = json.loads(html.unescape(re.search(r"data-trend='([^']*)'", page.text)[1]))
+    assert [r["key"] for r in trend][0] == "2025-11" and len(trend) == 12
+    assert "/cases?queue=all&amp;region=441900003&amp;date_from=2026-10-01&amp;date_to=2026-10-31" in page.text
+    assert "93.72%" in page.text and "东城街道 · 2026年10月考核" in page.text

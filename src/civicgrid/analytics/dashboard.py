@@ -3,7 +3,7 @@ below with drill-down links, the ranking and the top overdue cases. One call per
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -65,7 +65,8 @@ def context(session: Session, actor: Actor, params: Any, kpi: str | None = None,
                           "drill": _drill(params, r.code), "cases": case_link(cut, r.code)})
     # twelve months of trend up to the period's end
     end = cut.period.end
-    start = (end.replace(day=1) - timedelta(days=335)).replace(day=1)
+    m = end.month - 11
+    start = date(end.year - (m <= 0), m + 12 if m <= 0 else m, 1)  # the first day of the 12th month back
     tcut = Cut(cut.region, periods.Period("custom", start, end), cut.department, cut.category, cut.category_ids,
                cut.source, cut.urgency)
     trend = service.trend(session, tcut, ["reported", "closed", "on_time_closure_rate"])
