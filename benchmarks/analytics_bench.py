@@ -391,8 +391,8 @@ def main():
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL",
                                                       "postgresql+psycopg://postgres@127.0.0.1:5432/cg_assess_bench"))
     ap.add_argument("--json", type=Path, default=None)
-    ap.add_argument("--levels", default="town_month",
-                    help="aggregate levels to write (the timed city queries of whole months read only town_month; "
+    ap.add_argument("--levels", default="summary,town_month",
+                    help="aggregate levels to write (the timed city queries read the summary, the bulletin also town_month; "
                          "add town,grid to write the others too)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="cg-analytics-bench-")

@@ -22,7 +22,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from civicgrid.analytics.kpis import MEASURES, bucket_of
-from civicgrid.analytics.models import (KEY_COLUMNS, TOWN_KEY_COLUMNS, CaseFact, DailyAggregate, StepHistogram,
+from civicgrid.analytics.models import (KEY_COLUMNS, SUMMARY_KEY_COLUMNS, TOWN_KEY_COLUMNS, CaseFact,
+                                        DailyAggregate, MonthlySummary, MonthlySummaryHistogram, StepHistogram,
                                         TownDailyAggregate, TownMonthlyAggregate, TownMonthlyHistogram,
                                         TownStepHistogram)
 from civicgrid.cases.models import Case, TimelineEntry
@@ -36,8 +37,9 @@ HIST = StepHistogram.__table__
 # "town_month" also truncates the day to the first of its month
 LEVELS = {"grid": (DAILY, HIST, KEY_COLUMNS),
           "town": (TownDailyAggregate.__table__, TownStepHistogram.__table__, TOWN_KEY_COLUMNS),
-          "town_month": (TownMonthlyAggregate.__table__, TownMonthlyHistogram.__table__, TOWN_KEY_COLUMNS)}
-MONTHLY = {TownMonthlyAggregate.__table__}
+          "town_month": (TownMonthlyAggregate.__table__, TownMonthlyHistogram.__table__, TOWN_KEY_COLUMNS),
+          "summary": (MonthlySummary.__table__, MonthlySummaryHistogram.__table__, SUMMARY_KEY_COLUMNS)}
+MONTHLY = {TownMonthlyAggregate.__table__, MonthlySummary.__table__}
 _HK = ("step", "bucket")
 _CASE_FIELDS = ("id", "state", "source", "urgency", "reported_at", "accepted_at", "dispatched_at", "handled_at",
                 "handle_due_at", "closed_at", "grid_id", "village_id", "town_id", "category_id", "department_id",

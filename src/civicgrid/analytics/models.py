@@ -19,6 +19,7 @@ from civicgrid.db import Base, UTCDateTime
 
 KEY_COLUMNS = ("day", "town_id", "village_id", "grid_id", "category_id", "department_id", "source", "urgency")
 TOWN_KEY_COLUMNS = ("day", "town_id", "category_id", "department_id", "source", "urgency")  # the town rollup
+SUMMARY_KEY_COLUMNS = ("day", "town_id", "category_id")  # the monthly summary: no department, source, urgency
 
 
 def _measure_columns(cls_dict: dict[str, Any]) -> None:
@@ -120,6 +121,33 @@ class TownMonthlyHistogram(_TownKeyed, Base):
     __table_args__ = (UniqueConstraint(*TOWN_KEY_COLUMNS, "step", "bucket",
                                        name="uq_analytics_step_hist_monthly_town_key"),
                       Index("ix_analytics_step_hist_monthly_town_day", "day", "town_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[str] = mapped_column(String(10))
+    bucket: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class _SummaryKeyed:
+    day: Mapped[date] = mapped_column(Date)  # the month's first day
+    town_id: Mapped[int] = mapped_column(Integer, default=0)
+    category_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MonthlySummary(_SummaryKeyed, Base):
+    """Town × category × month: what the city and town dashboards read for whole months without other filters."""
+
+    __tablename__ = "analytics_monthly_summary"
+    __table_args__ = (UniqueConstraint(*SUMMARY_KEY_COLUMNS, name="uq_analytics_monthly_summary_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    _measure_columns(locals())
+
+
+class MonthlySummaryHistogram(_SummaryKeyed, Base):
+    __tablename__ = "analytics_step_hist_monthly_summary"
+    __table_args__ = (UniqueConstraint(*SUMMARY_KEY_COLUMNS, "step", "bucket",
+                                       name="uq_analytics_step_hist_monthly_summary_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     step: Mapped[str] = mapped_column(String(10))

@@ -19,8 +19,9 @@ from civicgrid import clock
 from civicgrid.access.models import Department
 from civicgrid.access.policy import Action, Actor, require
 from civicgrid.analytics import kpis
-from civicgrid.analytics.models import (DailyAggregate, StepHistogram, TownDailyAggregate, TownMonthlyAggregate,
-                                        TownMonthlyHistogram, TownStepHistogram)
+from civicgrid.analytics.models import (DailyAggregate, MonthlySummary, MonthlySummaryHistogram, StepHistogram,
+                                        TownDailyAggregate, TownMonthlyAggregate, TownMonthlyHistogram,
+                                        TownStepHistogram)
 from civicgrid.analytics.periods import Period
 from civicgrid.cases.workflow import SOURCES, URGENCY
 from civicgrid.errors import BadInput, NotFound
@@ -187,6 +188,9 @@ def tables(cut: Cut, by: str | None = None, period: Period | None = None) -> tup
     if cut.region.level in ("village", "grid") or by in ("village", "grid"):
         return D, H
     if _whole_months(period or cut.period) and by != "day":
+        if cut.department is None and cut.source is None and cut.urgency is None \
+                and by not in ("department", "source", "urgency"):
+            return MonthlySummary, MonthlySummaryHistogram
         return TownMonthlyAggregate, TownMonthlyHistogram
     return TownDailyAggregate, TownStepHistogram
 
@@ -265,7 +269,7 @@ def _group_column(by: str, table: Any):
     if by == "category":
         return table.category_id
     if by == "month":  # the monthly rollup already holds the month's first day
-        if table in (TownMonthlyAggregate, TownMonthlyHistogram):
+        if table in (TownMonthlyAggregate, TownMonthlyHistogram, MonthlySummary, MonthlySummaryHistogram):
             return table.day
         return func.substr(func.cast(table.day, String()), 1, 7)
     raise BadInput("invalid_breakdown", f"分组维度应为:{'/'.join(BY.values())}", f"by must be one of {', '.join(BY)}",

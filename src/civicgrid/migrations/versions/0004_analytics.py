@@ -192,6 +192,52 @@ def upgrade() -> None:
     with op.batch_alter_table('analytics_daily_town', schema=None) as batch_op:
         batch_op.create_index('ix_analytics_daily_town_day', ['day', 'town_id'], unique=False)
 
+    op.create_table('analytics_monthly_summary',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('reported', sa.Integer(), nullable=False),
+    sa.Column('accepted', sa.Integer(), nullable=False),
+    sa.Column('voided', sa.Integer(), nullable=False),
+    sa.Column('dispatched', sa.Integer(), nullable=False),
+    sa.Column('dispatched_ok', sa.Integer(), nullable=False),
+    sa.Column('handled', sa.Integer(), nullable=False),
+    sa.Column('handled_on_time', sa.Integer(), nullable=False),
+    sa.Column('due', sa.Integer(), nullable=False),
+    sa.Column('closed', sa.Integer(), nullable=False),
+    sa.Column('closed_on_time', sa.Integer(), nullable=False),
+    sa.Column('closed_late', sa.Integer(), nullable=False),
+    sa.Column('overdue_open', sa.Integer(), nullable=False),
+    sa.Column('overdue_ever', sa.Integer(), nullable=False),
+    sa.Column('reworked', sa.Integer(), nullable=False),
+    sa.Column('extended', sa.Integer(), nullable=False),
+    sa.Column('supervised', sa.Integer(), nullable=False),
+    sa.Column('returned', sa.Integer(), nullable=False),
+    sa.Column('followed', sa.Integer(), nullable=False),
+    sa.Column('responded', sa.Integer(), nullable=False),
+    sa.Column('solved', sa.Integer(), nullable=False),
+    sa.Column('satisfied', sa.Integer(), nullable=False),
+    sa.Column('basically_satisfied', sa.Integer(), nullable=False),
+    sa.Column('dissatisfied', sa.Integer(), nullable=False),
+    sa.Column('gw_reports', sa.Integer(), nullable=False),
+    sa.Column('gw_valid', sa.Integer(), nullable=False),
+    sa.Column('public_accepted', sa.Integer(), nullable=False),
+    sa.Column('verified', sa.Integer(), nullable=False),
+    sa.Column('verified_on_time', sa.Integer(), nullable=False),
+    sa.Column('separation_checked', sa.Integer(), nullable=False),
+    sa.Column('separation_ok', sa.Integer(), nullable=False),
+    sa.Column('accept_n', sa.Integer(), nullable=False),
+    sa.Column('accept_hours', sa.Float(), nullable=False),
+    sa.Column('dispatch_n', sa.Integer(), nullable=False),
+    sa.Column('dispatch_hours', sa.Float(), nullable=False),
+    sa.Column('handle_n', sa.Integer(), nullable=False),
+    sa.Column('handle_hours', sa.Float(), nullable=False),
+    sa.Column('verify_n', sa.Integer(), nullable=False),
+    sa.Column('verify_hours', sa.Float(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('town_id', sa.Integer(), nullable=False),
+    sa.Column('category_id', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_analytics_monthly_summary')),
+    sa.UniqueConstraint('day', 'town_id', 'category_id', name='uq_analytics_monthly_summary_key')
+    )
     op.create_table('analytics_monthly_town',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('reported', sa.Integer(), nullable=False),
@@ -277,6 +323,17 @@ def upgrade() -> None:
     with op.batch_alter_table('analytics_step_hist', schema=None) as batch_op:
         batch_op.create_index('ix_analytics_step_hist_day_town', ['day', 'town_id'], unique=False)
 
+    op.create_table('analytics_step_hist_monthly_summary',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('step', sa.String(length=10), nullable=False),
+    sa.Column('bucket', sa.Integer(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('town_id', sa.Integer(), nullable=False),
+    sa.Column('category_id', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_analytics_step_hist_monthly_summary')),
+    sa.UniqueConstraint('day', 'town_id', 'category_id', 'step', 'bucket', name='uq_analytics_step_hist_monthly_summary_key')
+    )
     op.create_table('analytics_step_hist_monthly_town',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('step', sa.String(length=10), nullable=False),
@@ -324,6 +381,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_analytics_step_hist_monthly_town_day')
 
     op.drop_table('analytics_step_hist_monthly_town')
+    op.drop_table('analytics_step_hist_monthly_summary')
     with op.batch_alter_table('analytics_step_hist', schema=None) as batch_op:
         batch_op.drop_index('ix_analytics_step_hist_day_town')
 
@@ -333,6 +391,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_analytics_monthly_town_day')
 
     op.drop_table('analytics_monthly_town')
+    op.drop_table('analytics_monthly_summary')
     with op.batch_alter_table('analytics_daily_town', schema=None) as batch_op:
         batch_op.drop_index('ix_analytics_daily_town_day')
 
