@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, event, inspect, select
+from sqlalchemy import Connection, bindparam, delete, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -139,10 +139,22 @@ def _upsert(conn: Connection, table, key_cols: tuple[str, ...], rows: list[dict[
             value_cols: list[str]) -> None:
     if not rows:
         return
-    ins = (postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table))
-    stmt = ins.on_conflict_do_update(index_elements=list(key_cols),
-                                     set_={c: table.c[c] + ins.excluded[c] for c in value_cols})
-    conn.execute(stmt, rows)
+    conn.execute(_upsert_statement(conn.dialect.name, table, key_cols, tuple(value_cols)), rows)
+
+
+_UPSERTS: dict[tuple[Any, ...], Any] = {}
+_FACT_UPDATE = FACT.update().where(FACT.c.case_id == bindparam("b_case_id"))
+
+
+def _upsert_statement(dialect: str, table, key_cols: tuple[str, ...], value_cols: tuple[str, ...]):
+    """INSERT … ON CONFLICT (key) DO UPDATE SET x = x + excluded.x, built once (building it costs more than
+    running it)."""
+    k = (dialect, table.name, key_cols, value_cols)
+    if k not in _UPSERTS:
+        ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        _UPSERTS[k] = ins.on_conflict_do_update(index_elements=list(key_cols),
+                                                set_={c: table.c[c] + ins.excluded[c] for c in value_cols})
+    return _UPSERTS[k]
 
 
 def _cleanup(conn: Connection, daily, hist, cols: tuple[str, ...], daily_keys: set[Key], hist_keys: set[Key]) -> None:
@@ -207,11 +219,12 @@ def refresh_cases(conn: Connection, cases: list[Any]) -> None:
         for step, b in hist:
             hdeltas[key + (step, b)] += 1
         new_facts.append((c.id, prev is not None, {**_key_dict(key), **m, "hist": [list(h) for h in hist]}))
-    for cid, existed, values in new_facts:
-        if existed:
-            conn.execute(FACT.update().where(FACT.c.case_id == cid).values(**values))
-        else:
-            conn.execute(FACT.insert().values(case_id=cid, **values))
+    updates = [{**values, "b_case_id": cid} for cid, existed, values in new_facts if existed]
+    inserts = [{**values, "case_id": cid} for cid, existed, values in new_facts if not existed]
+    if updates:
+        conn.execute(_FACT_UPDATE, updates)
+    if inserts:
+        conn.execute(FACT.insert(), inserts)
     for daily, hist, cols in LEVELS.values():
         d, h = project(deltas, hdeltas, cols, daily in MONTHLY)
         _upsert(conn, daily, cols, [{**_key_dict(k, cols), **v} for k, v in d.items() if any(v.values())], MEASURES)
