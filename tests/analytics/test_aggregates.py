@@ -33,3 +33,25 @@ def test_incremental_equals_rebuild_over_simulated_history(db):
     # a rebuild writes exactly the same rows
     aggregates.rebuild(db)
     _assert_equal(db)
+
+
+def _reported(db):
+    daily, _ = aggregates.stored(db, "summary")
+    return sum(v["reported"] for v in daily.values())
+
+
+def test_aggregates_commit_and_roll_back_with_the_case(db):
+    from tests.cases.test_engine_loop import do, report
+
+    before = _reported(db)
+    case = report(db)
+    db.commit()
+    assert _reported(db) == before + 1
+    do(db, "village.operator", case, "accept")
+    db.commit()
+    facts, _, _ = aggregates.compute_all(db)
+    assert facts[case.id][1]["accepted"] == 1
+    _assert_equal(db)
+    report(db, title="又一处垃圾")
+    db.rollback()  # the report never happened: neither did its counts
+    assert _reported(db) == before + 1

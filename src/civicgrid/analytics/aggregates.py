@@ -2,12 +2,14 @@
 
 How it stays exact: each case has one fact row (analytics_case_facts) holding what it contributes now — its
 cut keys (reporting day, grid, village, town, category, department, source, urgency), its raw counts and its
-step-time buckets. Whenever a flush writes a case or a timeline entry, a SQLAlchemy `after_flush` hook
-recomputes that case's fact from the case row and its timeline, and applies the *difference* to the daily
-and histogram rows (an atomic `INSERT … ON CONFLICT DO UPDATE SET n = n + delta`). The hook runs inside the
-flush, so the aggregates commit or roll back with the change itself; every writer (engine.apply, the
-deadline sweep, the demo generator) is covered without touching them. `rebuild()` recomputes everything
-from the cases; the tests assert incremental == rebuilt.
+step-time buckets. A SQLAlchemy `after_flush` hook notes every case a flush wrote (the case row or a new
+timeline entry); at commit (`before_commit`, still inside the transaction) `settle()` recomputes those cases'
+facts from the case rows and their timelines, and applies the *difference* to every aggregate level (an
+atomic `INSERT … ON CONFLICT DO UPDATE SET n = n + delta`). So the aggregates commit or roll back with the
+change itself, once per transaction however many times a case changed in it; every writer (engine.apply,
+the deadline sweep, the demo generator) is covered without touching them. A read of the aggregates inside a
+transaction that changed cases settles first. `rebuild()` recomputes everything from the cases; the tests
+assert incremental == rebuilt.
 """
 
 from __future__ import annotations
@@ -239,24 +241,49 @@ def _counted_change(case: Case) -> bool:
     return any(attrs[f].history.has_changes() for f in _CASE_FIELDS if f != "id")
 
 
+_PENDING = "cg_analytics_pending"
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _ctx) -> None:
-    """Every flush that wrote a case or a timeline entry refreshes those cases' facts, in the same transaction."""
-    touched: dict[int, Case] = {}
+    """Note which cases a flush changed (a case row or a new timeline entry); they are refreshed once, at commit."""
+    ids: set[int] = session.info.setdefault(_PENDING, set())
     for obj in session.new:
         if isinstance(obj, Case) and obj.id is not None:
-            touched[obj.id] = obj
+            ids.add(obj.id)
+        elif isinstance(obj, TimelineEntry):
+            ids.add(obj.case_id)
     for obj in session.dirty:  # a case whose counted fields did not change (a warning flag, a note) is skipped
         if isinstance(obj, Case) and obj.id is not None and _counted_change(obj):
-            touched[obj.id] = obj
-    extra = {obj.case_id for obj in session.new if isinstance(obj, TimelineEntry)} - set(touched)
-    for cid in extra:
-        c = session.identity_map.get(session.identity_key(Case, cid))
-        if c is not None:
-            touched[cid] = c
-    if not touched:
+            ids.add(obj.id)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    settle(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def settle(session: Session) -> None:
+    """Bring the aggregates up to date with the cases this transaction changed (inside the transaction).
+
+    Runs at commit, and before any read of the aggregates in a transaction that changed cases."""
+    if not session.info.get(_PENDING):
         return
-    refresh_cases(session.connection(), list(touched.values()))
+    session.flush()
+    ids = session.info.pop(_PENDING, set())
+    if not ids:
+        return
+    cases = [c for c in (session.identity_map.get(session.identity_key(Case, i)) for i in ids) if c is not None]
+    missing = ids - {c.id for c in cases}
+    if missing:
+        cases += list(session.scalars(select(Case).where(Case.id.in_(missing))))
+    for i in range(0, len(cases), 500):
+        refresh_cases(session.connection(), cases[i:i + 500])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,6 +353,7 @@ def _insert(conn: Connection, table, rows: list[dict[str, Any]], chunk: int = 50
 
 def stored(session: Session, level: str = "grid") -> tuple[dict[Key, dict[str, float]], dict[Key, int]]:
     """An aggregate level's tables as they are (for comparing with compute_all)."""
+    settle(session)
     daily, hist, cols = LEVELS[level]
     conn = session.connection()
     d = {tuple(_norm(getattr(r, c)) for c in cols): {k: getattr(r, k) for k in MEASURES}

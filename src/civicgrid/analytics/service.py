@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from civicgrid import clock
 from civicgrid.access.models import Department
 from civicgrid.access.policy import Action, Actor, require
-from civicgrid.analytics import kpis
+from civicgrid.analytics import aggregates, kpis
 from civicgrid.analytics.models import (DailyAggregate, MonthlySummary, MonthlySummaryHistogram, StepHistogram,
                                         TownDailyAggregate, TownMonthlyAggregate, TownMonthlyHistogram,
                                         TownStepHistogram)
@@ -198,6 +198,7 @@ def tables(cut: Cut, by: str | None = None, period: Period | None = None) -> tup
 def sums(session: Session, cut: Cut, period: Period | None = None, by: str | None = None,
          measures: list[str] | None = None) -> dict[Any, dict[str, float]]:
     """Summed measures (all, or those named) of the cut, grouped by `by` (a breakdown name) if given."""
+    aggregates.settle(session)  # this transaction's own case changes first
     t, _ = tables(cut, by, period)
     group = _group_column(by, t) if by else None
     measures = measures or kpis.MEASURES
