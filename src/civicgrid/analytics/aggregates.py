@@ -229,8 +229,10 @@ def refresh_cases(conn: Connection, cases: list[Any]) -> None:
         conn.execute(FACT.insert(), inserts)
     for daily, hist, cols in LEVELS.values():
         d, h = project(deltas, hdeltas, cols, daily in MONTHLY)
-        _upsert(conn, daily, cols, [{**_key_dict(k, cols), **v} for k, v in d.items() if any(v.values())], MEASURES)
-        _upsert(conn, hist, cols + _HK, [{**_key_dict(k, cols + _HK), "n": n} for k, n in h.items() if n], ["n"])
+        # rows in key order: two transactions touching the same rows lock them in the same order (no deadlock)
+        _upsert(conn, daily, cols, [{**_key_dict(k, cols), **d[k]} for k in sorted(d) if any(d[k].values())],
+                MEASURES)
+        _upsert(conn, hist, cols + _HK, [{**_key_dict(k, cols + _HK), "n": h[k]} for k in sorted(h) if h[k]], ["n"])
         # only a row that lost a case (reported went down) or a bucket that lost one can have reached zero
         _cleanup(conn, daily, hist, cols, {k for k, v in d.items() if v["reported"] < 0},
                  {k for k, n in h.items() if n < 0})
