@@ -29,6 +29,15 @@ def _measure_columns(cls_dict: dict[str, Any]) -> None:
         cls_dict[m] = mapped_column(Float if m.endswith("_hours") else Integer, default=0, nullable=False)
 
 
+class _Buckets:
+    """A histogram row: how many cases took a step within one time bucket (kpis.bucket_of)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[str] = mapped_column(String(10))
+    bucket: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class _TownKeyed:
     day: Mapped[date] = mapped_column(Date)  # the local (China) date the case was reported: its cohort
     town_id: Mapped[int] = mapped_column(Integer, default=0)
@@ -70,17 +79,12 @@ class DailyAggregate(_Keyed, Base):
     _measure_columns(locals())
 
 
-class StepHistogram(_Keyed, Base):
+class StepHistogram(_Keyed, _Buckets, Base):
     """Number of cases per step-time bucket, with the same keys (percentiles of step times)."""
 
     __tablename__ = "analytics_step_hist"
     __table_args__ = (UniqueConstraint(*KEY_COLUMNS, "step", "bucket", name="uq_analytics_step_hist_key"),
                       Index("ix_analytics_step_hist_day_town", "day", "town_id"))
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    step: Mapped[str] = mapped_column(String(10))
-    bucket: Mapped[int] = mapped_column(Integer)
-    n: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class TownDailyAggregate(_TownKeyed, Base):
@@ -94,15 +98,10 @@ class TownDailyAggregate(_TownKeyed, Base):
     _measure_columns(locals())
 
 
-class TownStepHistogram(_TownKeyed, Base):
+class TownStepHistogram(_TownKeyed, _Buckets, Base):
     __tablename__ = "analytics_step_hist_town"
     __table_args__ = (UniqueConstraint(*TOWN_KEY_COLUMNS, "step", "bucket", name="uq_analytics_step_hist_town_key"),
                       Index("ix_analytics_step_hist_town_day", "day", "town_id"))
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    step: Mapped[str] = mapped_column(String(10))
-    bucket: Mapped[int] = mapped_column(Integer)
-    n: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class TownMonthlyAggregate(_TownKeyed, Base):
@@ -116,16 +115,11 @@ class TownMonthlyAggregate(_TownKeyed, Base):
     _measure_columns(locals())
 
 
-class TownMonthlyHistogram(_TownKeyed, Base):
+class TownMonthlyHistogram(_TownKeyed, _Buckets, Base):
     __tablename__ = "analytics_step_hist_monthly_town"
     __table_args__ = (UniqueConstraint(*TOWN_KEY_COLUMNS, "step", "bucket",
                                        name="uq_analytics_step_hist_monthly_town_key"),
                       Index("ix_analytics_step_hist_monthly_town_day", "day", "town_id"))
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    step: Mapped[str] = mapped_column(String(10))
-    bucket: Mapped[int] = mapped_column(Integer)
-    n: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class _SummaryKeyed:
@@ -144,15 +138,10 @@ class MonthlySummary(_SummaryKeyed, Base):
     _measure_columns(locals())
 
 
-class MonthlySummaryHistogram(_SummaryKeyed, Base):
+class MonthlySummaryHistogram(_SummaryKeyed, _Buckets, Base):
     __tablename__ = "analytics_step_hist_monthly_summary"
     __table_args__ = (UniqueConstraint(*SUMMARY_KEY_COLUMNS, "step", "bucket",
                                        name="uq_analytics_step_hist_monthly_summary_key"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    step: Mapped[str] = mapped_column(String(10))
-    bucket: Mapped[int] = mapped_column(Integer)
-    n: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class StoredRanking(Base):
