@@ -44,9 +44,16 @@ def create_app(sessionmaker=None) -> FastAPI:
         from civicgrid.cases.jobs import Scheduler
         from civicgrid.db import get_sessionmaker
 
+        from civicgrid.analytics.bulletins import monthly_due
+
         scheduler = Scheduler(sessionmaker or get_sessionmaker(), get_settings().sweep_interval_s)
         scheduler.start()
+        # monthly bulletins: checked hourly while the sweep runs (off when the sweep is off, e.g. in tests)
+        monthly = Scheduler(sessionmaker or get_sessionmaker(), 3600 if get_settings().sweep_interval_s > 0 else 0,
+                            job=monthly_due, name="bulletins")
+        monthly.start()
         yield
+        monthly.stop()
         scheduler.stop()
 
     app = FastAPI(title="civicgrid 智网", version=__version__, description=API_DESCRIPTION, lifespan=lifespan,
@@ -55,6 +62,7 @@ def create_app(sessionmaker=None) -> FastAPI:
                                 {"name": "cases", "description": "事件闭环 Cases and the closed loop"},
                                 {"name": "matters", "description": "事项清单 Matter catalogue"},
                                 {"name": "registry", "description": "二标四实基础数据 Base-data registry"},
+                                {"name": "analytics", "description": "考核统计、排名与通报 Assessment"},
                                 {"name": "system", "description": "运行状态 Health"}])
     app.state.sessionmaker = sessionmaker
     static = Path(__file__).parent / "web" / "static"
@@ -88,6 +96,11 @@ def create_app(sessionmaker=None) -> FastAPI:
 
     app.include_router(registry_api.router)
     app.include_router(registry_pages.router)
+    from civicgrid.analytics import api as analytics_api
+    from civicgrid.analytics import pages as analytics_pages
+
+    app.include_router(analytics_api.router)
+    app.include_router(analytics_pages.router)
 
     @app.get("/health", tags=["system"], summary="运行状态 Health check")
     def health(request: Request) -> JSONResponse:

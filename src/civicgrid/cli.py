@@ -426,6 +426,50 @@ def registry_rekey(new_key: bool = typer.Option(False, "--new-key", help="Only p
     with unit_of_work() as session:
         done = service.rekey(session)
     out.print(f"已用密钥 {crypto.keyring().current} 重新加密:" + "、".join(f"{k} {v}" for k, v in done.items()))
+analytics_app = typer.Typer(help="Assessment: aggregates, bulletins", no_args_is_help=True)
+app.add_typer(analytics_app, name="analytics")
+
+
+@analytics_app.command("rebuild")
+@friendly
+def analytics_rebuild() -> None:
+    """Recompute every analytics aggregate from the cases (after an upgrade, or to check)."""
+    from civicgrid.analytics.aggregates import rebuild
+    from civicgrid.db import unit_of_work
+
+    _migrate()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=out) as bar:
+        task = bar.add_task("重算考核统计 (案件)", total=None)
+        with unit_of_work() as session:
+            result = rebuild(session, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    out.print(f"已重算:{result['cases']} 件事件,网格级日汇总 {result['grid_rows']} 行,镇街级日汇总 {result['town_rows']} 行")
+
+
+@analytics_app.command("bulletin")
+@friendly
+def analytics_bulletin(month: str = typer.Option(..., help="YYYY-MM"),
+                       region: Optional[str] = typer.Option(None, help="Region code (default: the city)"),
+                       preset: str = typer.Option("digital_urban", help="digital_urban or hotline_12345"),
+                       out_dir: Optional[Path] = typer.Option(None, "--out", help="Also copy the files here")) -> None:
+    """Generate a monthly bulletin (XLSX + DOCX) for a region, kept in storage and listed on the page."""
+    from civicgrid.access.service import SYSTEM
+    from civicgrid.analytics import bulletins
+    from civicgrid.cases.service import storage
+    from civicgrid.db import unit_of_work
+
+    _migrate()
+    with unit_of_work() as session:
+        b = bulletins.generate(session, SYSTEM, region, month, preset)
+        keys, title = (b.xlsx_key, b.docx_key), b.title
+    out.print(f"已生成:{title}")
+    for key in keys:
+        target = storage().path(key)
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            target = out_dir / f"{title}{Path(key).suffix}"
+            target.write_bytes(storage().get(key))
+        out.print(f"  {target}")
 
 
 def main() -> None:

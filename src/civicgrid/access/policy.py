@@ -78,6 +78,8 @@ class Action(StrEnum):
     REGISTRY_EXPORT = "registry.export"
     PERSON_UNMASK = "person.unmask"
     SENSITIVE_TAG_VIEW = "sensitive_tag.view"
+    ANALYTICS_VIEW = "analytics.view"
+    BULLETIN_MANAGE = "bulletin.manage"
 
 
 _STAFF_READ = {Action.REGION_VIEW, Action.REGION_EXPORT, Action.LOCATE, Action.DEPARTMENT_VIEW,
@@ -99,11 +101,12 @@ _REGISTRY: dict[Role, frozenset[Action]] = {
     Role.LEADER: frozenset({Action.REGISTRY_VIEW}),
     Role.INTEGRATION: frozenset({Action.REGISTRY_VIEW}),
 }
+_ASSESS = {Action.ANALYTICS_VIEW, Action.BULLETIN_MANAGE}  # dashboards, rankings, bulletins of one's own scope
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
-    Role.CITY_DISPATCHER: frozenset(_STAFF_READ | _CASE_WORK | {Action.USER_VIEW}),
-    Role.TOWN_DISPATCHER: frozenset(_STAFF_READ | _CASE_WORK | {Action.USER_VIEW}),
+    Role.CITY_DISPATCHER: frozenset(_STAFF_READ | _CASE_WORK | _ASSESS | {Action.USER_VIEW}),
+    Role.TOWN_DISPATCHER: frozenset(_STAFF_READ | _CASE_WORK | _ASSESS | {Action.USER_VIEW}),
     Role.VILLAGE_OPERATOR: frozenset(_STAFF_READ | _CASE_WORK | {Action.USER_VIEW}),
     Role.GRID_WORKER: frozenset({Action.REGION_VIEW, Action.LOCATE, Action.DEPARTMENT_VIEW, Action.MATTER_VIEW}
                                 | _CASE_WORK),
@@ -111,7 +114,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
                                         Action.MATTER_VIEW} | _CASE_WORK),
     Role.MEDIATOR: frozenset({Action.REGION_VIEW, Action.LOCATE, Action.DEPARTMENT_VIEW, Action.MATTER_VIEW,
                               Action.CASE_VIEW}),
-    Role.LEADER: frozenset(_STAFF_READ | {Action.USER_VIEW, Action.CASE_VIEW}),
+    Role.LEADER: frozenset(_STAFF_READ | {Action.USER_VIEW, Action.CASE_VIEW, Action.ANALYTICS_VIEW}),
     Role.CITIZEN: frozenset({Action.LOCATE, Action.MATTER_VIEW} | _CASE_WORK),
     Role.INTEGRATION: frozenset({Action.REGION_VIEW, Action.REGION_EXPORT, Action.LOCATE,
                                  Action.DEPARTMENT_VIEW, Action.MATTER_VIEW} | _CASE_WORK),
@@ -142,6 +145,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.REGISTRY_EXPORT: "导出基础数据",
     Action.PERSON_UNMASK: "查看完整证件号码和电话",
     Action.SENSITIVE_TAG_VIEW: "查看特殊人群标签",
+    Action.ANALYTICS_VIEW: "查看考核统计",
+    Action.BULLETIN_MANAGE: "生成考核通报",
 }
 
 

@@ -83,16 +83,18 @@ def _overdue(session: Session, case: Case, now: datetime) -> dict[str, Any]:
 class Scheduler:
     """Runs the sweep every `interval` seconds in a daemon thread (turn off with CIVICGRID_SWEEP_INTERVAL_S=0)."""
 
-    def __init__(self, factory, interval: float) -> None:
+    def __init__(self, factory, interval: float, job=None, name: str = "sweep") -> None:
         self.factory = factory
         self.interval = interval
+        self.job = job or sweep  # any periodic job taking a session (e.g. the monthly bulletins)
+        self.name = name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         if self.interval <= 0 or self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._run, name="civicgrid-sweep", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"civicgrid-{self.name}", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -106,8 +108,8 @@ class Scheduler:
         while not self._stop.wait(self.interval):
             try:
                 with unit_of_work(self.factory) as s:
-                    counts = sweep(s)
-                if any(counts.values()):
-                    log.info("sweep", extra={"counts": counts})
+                    counts = self.job(s)
+                if counts and any(counts.values()):
+                    log.info(self.name, extra={"counts": counts})
             except Exception:  # keep sweeping next time; the error is in the log
-                log.exception("sweep failed")
+                log.exception("%s failed", self.name)

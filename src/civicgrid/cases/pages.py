@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -40,20 +41,21 @@ def _default_queue(actor: Actor) -> str:
     return "all"
 
 
-FILTERS = ("q", "state", "light", "source", "category", "sort", "region")
+FILTERS = ("q", "state", "light", "source", "category", "sort", "region", "date_from", "date_to")
 
 
 def _list_ctx(request: Request, db: Session, actor: Actor, queue: str | None, page: int) -> dict[str, Any]:
-    from urllib.parse import urlencode
-
     from civicgrid.cases.workflow import SOURCES
 
-    queue = queue or _default_queue(actor)
     f = {k: (request.query_params.get(k) or "").strip() for k in FILTERS}
+    # region / category / source / dates (local, inclusive) also arrive from the assessment drill-down
+    queue = queue or ("all" if f["region"] or f["date_from"] else _default_queue(actor))
     page = max(page, 1)
     result = service.list_cases(db, actor, queue=queue, text=f["q"] or None, state=f["state"] or None,
                                 light=f["light"] or None, source=f["source"] or None,
                                 category=f["category"] or None, sort=f["sort"] or "due", region=f["region"] or None,
+                                date_from=service.local_day_start(f["date_from"]),
+                                date_to=service.local_day_start(f["date_to"], next_day=True),
                                 limit=PAGE, offset=(page - 1) * PAGE)
     query = urlencode({"queue": queue, **{k: v for k, v in f.items() if v}})
     region_name = geo.get_region(db, actor, f["region"]).name if f["region"] else ""

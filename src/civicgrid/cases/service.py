@@ -426,6 +426,19 @@ def queue_query(actor: Actor, queue: str) -> Select[tuple[Case]]:
     return q
 
 
+def local_day_start(day: str | None, next_day: bool = False) -> datetime | None:
+    """The UTC instant a local (China) date starts (or the next one starts: an inclusive end); None if empty."""
+    from datetime import date as _date, timedelta
+
+    if not day:
+        return None
+    try:
+        d = _date.fromisoformat(day) + timedelta(days=1 if next_day else 0)
+    except ValueError:
+        raise BadInput("invalid_date", f"日期格式应为 YYYY-MM-DD:{day}", f"Cannot read date {day!r}") from None
+    return datetime(d.year, d.month, d.day, tzinfo=clock.CHINA_TZ)
+
+
 def list_cases(session: Session, actor: Actor, *, queue: str = "all", state: str | None = None,
                category: str | None = None, source: str | None = None, region: str | None = None,
                light: str | None = None, text: str | None = None, date_from: datetime | None = None,
