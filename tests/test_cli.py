@@ -174,11 +174,11 @@ def test_users_create_grant_and_apikey(built, cli_db):
 def test_registry_demo_import_export_and_rekey(built, cli_db, tmp_path, monkeypatch):
     from civicgrid.config import get_settings
     from civicgrid.registry import crypto
-    from civicgrid.registry.models import Resident
+    from civicgrid.registry.models import Address, Resident
 
     assert re.search(r"已生成基础数据:3000 名实有人口", built), built
     with _session(cli_db) as s:
-        a = s.execute(text("select full from reg_addresses order by id limit 1")).scalar()
+        a = s.scalar(select(Address.full).order_by(Address.id).limit(1))
         assert s.scalar(select(func.count()).select_from(Resident)) == 3000
     f = tmp_path / "p.csv"
     f.write_bytes(f"姓名,身份证号,现住址\n甲,11010519491231002X,{a}\n乙,123,{a}\n".encode("gb18030"))
