@@ -148,3 +148,23 @@ def test_region_page_shows_twelve_months_and_links_to_cases(client, db):
     assert [r["key"] for r in trend][0] == "2025-11" and len(trend) == 12
     assert "/cases?queue=all&amp;region=441900003&amp;date_from=2026-10-01&amp;date_to=2026-10-31" in page.text
     assert "93.72%" in page.text and "东城街道 · 2026年10月考核" in page.text
+
+
+def test_region_page_filters_by_source_department_category_and_urgency(client, db):
+    _figures(db)  # every hand-made case came from grid workers, with normal urgency
+    login(client, "leader")
+    base = {"value": "2026-10", "region": DONGCHENG}
+    page = client.get("/assess", params=base | {"source": "grid_worker"}).text
+    assert "93.72%" in page
+    for name in ("department", "category", "source", "urgency"):
+        assert f'<select name="{name}">' in page
+    assert "12345 热线" in page and "东城街道综合行政执法办" in page
+    assert 'value="grid_worker" selected' in page
+    hotline = client.get("/assess", params=base | {"source": "hotline"}).text
+    assert "无上报事件:无数据" in hotline and "93.72%" not in hotline
+    urgent = client.get("/assess", params=base | {"urgency": "urgent"}).text
+    assert "无上报事件:无数据" in urgent
+    # drill-down links keep the filter
+    assert "source=grid_worker" in client.get("/assess", params={"value": "2026-10", "source": "grid_worker"}).text
+    bad = client.get("/assess", params=base | {"category": "NOPE"})
+    assert bad.status_code in (400, 404) and "分类" in bad.text

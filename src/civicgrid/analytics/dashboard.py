@@ -90,7 +90,21 @@ def context(session: Session, actor: Actor, params: Any, kpi: str | None = None,
             "overdue": overdue, "overdue_link": "/cases?" + urlencode({"queue": "all", "region": cut.region.code,
                                                                       "light": "red"}),
             "crumbs": crumbs, "cases_link": case_link(cut), "params": params, "kinds": periods.KINDS,
-            "can_bulletin": can(actor, Action.BULLETIN_MANAGE)}
+            "can_bulletin": can(actor, Action.BULLETIN_MANAGE), "options": filter_options(session, actor)}
+
+
+def filter_options(session: Session, actor: Actor) -> dict[str, list[tuple[str, str]]]:
+    """What the page's department, category, source and urgency selectors offer (within the actor's scope)."""
+    from civicgrid.access.service import list_departments
+    from civicgrid.cases.workflow import SOURCES, URGENCY
+    from civicgrid.matters.service import tree
+
+    depts = list_departments(session, actor) if can(actor, Action.DEPARTMENT_VIEW) else []
+    cats = [(k["code"], k["name"]) for k in tree(session, actor)] + [
+        (c["code"], f"{k['name']} · {c['name']}") for k in tree(session, actor) for c in k["children"]] \
+        if can(actor, Action.MATTER_VIEW) else []
+    return {"department": [(d["code"], f"{d['region_name']} · {d['name']}") for d in depts],
+            "category": sorted(cats), "source": list(SOURCES.items()), "urgency": list(URGENCY.items())}
 
 
 def _visible(actor: Actor, region: Any) -> bool:
@@ -100,7 +114,8 @@ def _visible(actor: Actor, region: Any) -> bool:
 
 
 def _drill(params: Any, code: str) -> str:
-    q = {"region": code, "period": params.period}
+    q = {"region": code, "period": params.period,
+         **{k: v for k, v in params.filters().items() if v and k != "region"}}
     if params.period == "custom":
         q.update({"date_from": str(params.date_from or ""), "date_to": str(params.date_to or "")})
     elif params.value:
