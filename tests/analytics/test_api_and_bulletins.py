@@ -168,3 +168,14 @@ def test_region_page_filters_by_source_department_category_and_urgency(client, d
     assert "source=grid_worker" in client.get("/assess", params={"value": "2026-10", "source": "grid_worker"}).text
     bad = client.get("/assess", params=base | {"category": "NOPE"})
     assert bad.status_code in (400, 404) and "分类" in bad.text
+
+
+def test_unit_table_shows_each_units_change_from_last_month(client, db):
+    _figures(db)  # 南城: on-time closure 80/100 in October, 60/80 in September (+5 points); 东城 has no September
+    login(client, "leader")
+    page = client.get("/assess", params={"value": "2026-10"}).text
+    table = page[page.index("各镇街情况"):]
+    nancheng = table[table.index("南城街道"):][:600]
+    assert "80.00%" in nancheng and "↑ 5.00 个百分点" in nancheng
+    dongcheng = table[table.index("东城街道"):][:600]
+    assert "无数据" in dongcheng  # no September to compare with: no data, not a made-up change

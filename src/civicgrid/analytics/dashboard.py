@@ -3,6 +3,7 @@ below with drill-down links, the ranking and the top overdue cases. One call per
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -38,6 +39,9 @@ def case_link(cut: Cut, region_code: str | None = None, **extra: str) -> str:
 CARD_LINK = {"reported": {}, "accepted": {}, "closed": {"state": "closed"}, "overdue_open": {"light": "red"}}
 
 
+UNIT_MOM = "on_time_closure_rate"  # the unit table's month-over-month column
+
+
 def context(session: Session, actor: Actor, params: Any, kpi: str | None = None,
             preset: str = "digital_urban") -> dict[str, Any]:
     cut = service.cut_from(session, actor, params)
@@ -57,11 +61,15 @@ def context(session: Session, actor: Actor, params: Any, kpi: str | None = None,
     units: list[dict[str, Any]] = []
     if child:
         rows = {r["key"]: r for r in service.breakdown(session, cut, child, UNIT_COLUMNS + [kpi])}
+        pcut = dataclasses.replace(cut, period=cut.period.previous())
+        prev = {r["key"]: r["values"] for r in service.breakdown(session, pcut, child, [UNIT_MOM])}
         for r in service.children(session, cut.region):
             row = rows.get(r.id)
             vals = row["values"] if row else dict.fromkeys(UNIT_COLUMNS + [kpi], None)
+            mom = kpis.change(vals.get(UNIT_MOM), (prev.get(r.id) or {}).get(UNIT_MOM), defs[UNIT_MOM].unit)
             units.append({"code": r.code, "name": r.name, "values": vals,
                           "texts": {c: kpis.fmt(vals.get(c), defs[c].unit) for c in UNIT_COLUMNS + [kpi]},
+                          "mom": _change_text(mom, defs[UNIT_MOM].unit, defs[UNIT_MOM].higher_is_better),
                           "drill": _drill(params, r.code), "cases": case_link(cut, r.code)})
     # twelve months of trend up to the period's end
     end = cut.period.end
