@@ -290,33 +290,39 @@ def case_detail(session: Session, actor: Actor, number: str) -> dict[str, Any]:
     return out
 
 
+def cases_near(session: Session, lon: float, lat: float, radius_m: float, *conditions: Any,
+               limit: int = 200) -> list[tuple[Case, float]]:
+    """Cases within radius_m of a WGS-84 point that meet the conditions, nearest first, with their distance in
+    metres: a bounding box on the indexed columns first (newest first, at most `limit` rows), then the
+    great-circle distance."""
+    from civicgrid.geo.crs import haversine_m, local_metric_frame
+
+    m_lon, m_lat = local_metric_frame(lat)
+    rows = session.scalars(select(Case).where(
+        Case.lon.between(lon - radius_m / m_lon, lon + radius_m / m_lon),
+        Case.lat.between(lat - radius_m / m_lat, lat + radius_m / m_lat), *conditions)
+        .order_by(Case.reported_at.desc()).limit(limit)).all()
+    found = [(c, float(haversine_m(lon, lat, c.lon, c.lat))) for c in rows]
+    return sorted(((c, d) for c, d in found if d <= radius_m), key=lambda t: t[1])
+
+
 def similar_cases(session: Session, actor: Actor, case: Case, limit: int = 10) -> list[dict[str, Any]]:
     """Open cases the actor may see that the engine would accept as this case's master when merging: same
     category, within the merge distance and time window (settings). Nearest first."""
     from datetime import timedelta
 
     from civicgrid.config import get_settings
-    from civicgrid.geo.crs import haversine_m
 
     if case.lon is None or case.lat is None or case.closed:
         return []
     s = get_settings()
     window = timedelta(hours=s.merge_window_hours)
-    dlat = s.merge_distance_m / 111_320.0
-    dlon = dlat / max(float(np.cos(np.radians(case.lat))), 0.01)
-    rows = session.scalars(select(Case).where(
-        _visible(actor), Case.id != case.id, Case.closed.is_(False), Case.category_code == case.category_code,
-        Case.lon.between(case.lon - dlon, case.lon + dlon), Case.lat.between(case.lat - dlat, case.lat + dlat),
-        Case.reported_at.between(case.reported_at - window, case.reported_at + window)).limit(50)).all()
+    near = cases_near(session, case.lon, case.lat, s.merge_distance_m, _visible(actor), Case.id != case.id,
+                      Case.closed.is_(False), Case.category_code == case.category_code,
+                      Case.reported_at.between(case.reported_at - window, case.reported_at + window))[:limit]
     now = clock.now()
-    names = _name_maps(session, list(rows))
-    out = []
-    for c in rows:
-        d = float(haversine_m(case.lon, case.lat, c.lon, c.lat))
-        if d <= s.merge_distance_m:
-            out.append(case_summary(c, now, names) | {"distance_m": round(d)})
-    out.sort(key=lambda r: r["distance_m"])
-    return out[:limit]
+    names = _name_maps(session, [c for c, _ in near])
+    return [case_summary(c, now, names) | {"distance_m": round(d)} for c, d in near]
 
 
 def report_answer(session: Session, actor: Actor, case: Case) -> dict[str, Any]:

@@ -29,7 +29,6 @@ from civicgrid.cases.models import Case, TimelineEntry
 from civicgrid.cases.workflow import SATISFACTION
 from civicgrid.config import get_settings
 from civicgrid.errors import BadInput, Conflict, DomainError, NotFound
-from civicgrid.geo.crs import haversine_m
 from civicgrid.portal.models import PublicReport
 
 PORTAL_USERNAME = "portal"
@@ -259,20 +258,12 @@ def nearby(session: Session, lon: float, lat: float, radius_m: float = 1000.0, l
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise BadInput("invalid_location", "坐标超出范围", "lon/lat out of range", extra={"field": "location"})
     radius_m = min(max(radius_m, 100.0), 5000.0)
-    dlat = radius_m / 111_320.0
-    dlon = radius_m / (111_320.0 * max(math.cos(math.radians(lat)), 0.01))
     since = clock.now() - timedelta(days=NEARBY_DAYS)
-    rows = session.scalars(select(Case).where(
-        Case.lon.between(lon - dlon, lon + dlon), Case.lat.between(lat - dlat, lat + dlat),
-        Case.reported_at >= since, Case.state.not_in(("voided", "merged"))).order_by(Case.reported_at.desc())
-        .limit(limit * 4)).all()
     out = []
-    for c in rows:
-        dist = float(haversine_m(lon, lat, c.lon or lon, c.lat or lat))
-        if dist <= radius_m:
-            out.append({"title": c.title, "category_name": c.rules.get("name", ""), "stage": STAGES[c.state],
-                        "reported_at": c.reported_at, "distance_m": max(100, math.ceil(dist / 100) * 100),
-                        "lon": round(c.lon or 0, 3), "lat": round(c.lat or 0, 3)})
-    out.sort(key=lambda r: r["distance_m"])
+    for c, dist in cases.cases_near(session, lon, lat, radius_m, Case.reported_at >= since,
+                                    Case.state.not_in(("voided", "merged")), limit=limit * 4):
+        out.append({"title": c.title, "category_name": c.rules.get("name", ""), "stage": STAGES[c.state],
+                    "reported_at": c.reported_at, "distance_m": max(100, math.ceil(dist / 100) * 100),
+                    "lon": round(c.lon or 0, 3), "lat": round(c.lat or 0, 3)})
     return out[:limit]
 

@@ -31,6 +31,19 @@
         caseMap.dataset.ready = "1";
       });
   });
+  // "使用当前位置" (#locate-me): the browser's position, or why there is none; the report form and the portal's
+  // nearby page share it. The button is rendered disabled: a tap before this script ran would do nothing.
+  window.cgLocate = (text, onPoint) => {
+    const btn = document.getElementById("locate-me");
+    btn.disabled = false;
+    btn.removeAttribute("title");
+    btn.addEventListener("click", () => {
+      if (!navigator.geolocation) { text.textContent = t("浏览器不支持定位,请在地图上点选"); return; }
+      text.textContent = t("正在定位…");
+      navigator.geolocation.getCurrentPosition((p) => onPoint(p.coords.longitude, p.coords.latitude),
+        () => { text.textContent = t("无法获取定位(未授权或无信号),请在地图上点选"); }, { enableHighAccuracy: true, timeout: 10000 });
+    });
+  };
   const bulk = document.getElementById("bulk-form");
   if (bulk) {
     const count = () => { const n = bulk.querySelectorAll("input.pick:checked").length;
@@ -85,15 +98,7 @@
   const text = document.getElementById("loc-text");
   const setPoint = (x, y, how) => { lon.value = x.toFixed(6); lat.value = y.toFixed(6); crs.value = "wgs84";
     text.textContent = `${how}:${x.toFixed(5)}, ${y.toFixed(5)}`; if (window.cgPick) window.cgPick(x, y); };
-  const locateBtn = document.getElementById("locate-me");
-  locateBtn.disabled = false;  // rendered disabled: a tap before this script ran would do nothing
-  locateBtn.removeAttribute("title");
-  locateBtn.addEventListener("click", () => {
-    if (!navigator.geolocation) { text.textContent = t("浏览器不支持定位,请在地图上点选"); return; }
-    text.textContent = t("正在定位…");
-    navigator.geolocation.getCurrentPosition((p) => setPoint(p.coords.longitude, p.coords.latitude, t("当前位置")),
-      () => { text.textContent = t("无法获取定位(未授权或无信号),请在地图上点选"); }, { enableHighAccuracy: true, timeout: 10000 });
-  });
+  window.cgLocate(text, (x, y) => setPoint(x, y, t("当前位置")));
   const el = document.getElementById("pick-map");
   const source = form.dataset.boundaries ? fetch(form.dataset.boundaries)
     : fetch("/api/v1/regions/tree?depth=0", { credentials: "same-origin" }).then((r) => r.json())

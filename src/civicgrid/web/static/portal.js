@@ -10,15 +10,7 @@
   const text = document.getElementById("loc-text");
   const choose = (x, y) => { lon.value = x.toFixed(6); lat.value = y.toFixed(6); form.submit(); };
   document.getElementById("radius").addEventListener("change", () => { if (lon.value) form.submit(); });
-  const locateBtn = document.getElementById("locate-me");
-  locateBtn.disabled = false;  // rendered disabled: a tap before this script ran would do nothing
-  locateBtn.removeAttribute("title");
-  locateBtn.addEventListener("click", () => {
-    if (!navigator.geolocation) { text.textContent = t("浏览器不支持定位,请在地图上点选"); return; }
-    text.textContent = t("正在定位…");
-    navigator.geolocation.getCurrentPosition((p) => choose(p.coords.longitude, p.coords.latitude),
-      () => { text.textContent = t("无法获取定位(未授权或无信号),请在地图上点选"); }, { enableHighAccuracy: true, timeout: 10000 });
-  });
+  window.cgLocate(text, choose);  // forms.js
   const points = JSON.parse(document.getElementById("nearby-points").textContent || "[]");
   const colour = { "已办结": "#16a34a", "不予受理": "#6b7280" };
   window.addEventListener("load", () => fetch(el.dataset.boundaries).then((r) => r.json()).then((fc) => {
