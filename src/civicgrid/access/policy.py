@@ -286,3 +286,9 @@ def require_case_unmask(actor: Actor, case: Any) -> None:
     if not may_unmask_case(actor, case):
         raise Forbidden("cannot_unmask", "只有承办本事件且有权查看个人号码的人员可以查看完整电话",
                         "Only staff working the case whose roles may unmask personal numbers")
+
+
+def may_bulk_act(actor: Actor) -> bool:
+    """Whether queue pages offer bulk dispatch and supervision: town and city centres (each case is still
+    checked by the engine on its own)."""
+    return actor.has_role(Role.TOWN_DISPATCHER, Role.CITY_DISPATCHER)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from civicgrid.access.policy import Action, Actor, can
+from civicgrid.access.policy import Action, Actor, can, may_bulk_act
 from civicgrid.cases import service
 from civicgrid.cases.engine import NOTIFY_TEXT
 from civicgrid.cases.workflow import ACTION_LABELS, LEVEL_LABELS, SATISFACTION, STATES, SUPERVISION_GRADES
@@ -59,18 +59,12 @@ def _list_ctx(request: Request, db: Session, actor: Actor, queue: str | None, pa
                                 limit=PAGE, offset=(page - 1) * PAGE)
     query = urlencode({"queue": queue, **{k: v for k, v in f.items() if v}})
     region_name = geo.get_region(db, actor, f["region"]).name if f["region"] else ""
-    bulk = can_bulk(actor)
+    bulk = may_bulk_act(actor)
     return {"queue": queue, "queues": service.QUEUES, "counts": service.queue_counts(db, actor), "result": result,
             "f": f, "query": query, "page": page, "pages": max(1, -(-result["total"] // PAGE)), "states": STATES,
             "sources": SOURCES, "sorts": service.SORTS, "classes": _classes(db, actor),
             "can_report": can(actor, Action.CASE_REPORT), "bulk": bulk, "region_name": region_name,
             "bulk_departments": service.bulk_departments(db, actor) if bulk else [], "grades": SUPERVISION_GRADES}
-
-
-def can_bulk(actor: Actor) -> bool:
-    from civicgrid.access.policy import Role
-
-    return actor.has_role(Role.TOWN_DISPATCHER, Role.CITY_DISPATCHER)
 
 
 def _classes(db: Session, actor: Actor) -> list[dict[str, str]]:
