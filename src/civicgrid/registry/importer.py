@@ -171,7 +171,8 @@ def _read_csv(data: bytes) -> Table:
         for n, row in enumerate(it, start=2):
             if not any(c.strip() for c in row):
                 continue
-            yield n, row, {i for i, c in enumerate(row) if c.startswith("=")}
+            yield n, row, ({i for i, c in enumerate(row) if c.startswith("=")}
+                           if "\x1f=" in "\x1f" + "\x1f".join(row) else frozenset())
 
     return Table(headers, encoding, rows, max(0, data.count(b"\n") - 1))
 
@@ -483,8 +484,8 @@ def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]])
     if not rows:
         return 0, 0
     now = clock.now()
-    seal = service.seal
-    sealed = [(r, seal(r["id_number"], "resident.id_number"), seal(r.get("phone"), "resident.phone")) for r in rows]
+    sealed = list(zip(rows, service.seal_many([r["id_number"] for r in rows], "resident.id_number"),
+                      service.seal_many([r.get("phone") for r in rows], "resident.phone")))
     existing = dict(session.execute(select(Resident.id_hash, Resident.id)
                                     .where(Resident.id_hash.in_([s[1][1] for s in sealed]))).all())
     uses = {r["address_id"]: ("rented" if r["household"] == "floating" else "owner_occupied") for r in rows}

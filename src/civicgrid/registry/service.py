@@ -236,11 +236,16 @@ def resolve_address(session: Session, actor: Actor, *, text: str = "", address_i
 
 def seal(value: str | None, purpose: str) -> tuple[str | None, str | None, str]:
     """(ciphertext, keyed hash, mask) of a personal number; all empty for no value."""
-    if not value:
-        return None, None, ""
+    return seal_many([value], purpose)[0]
+
+
+def seal_many(values: list[str | None], purpose: str) -> list[tuple[str | None, str | None, str]]:
+    """seal() for many values at once (imports)."""
     k = crypto.keyring()
-    mask = crypto.mask_id(value) if purpose.endswith("id_number") else crypto.mask_phone(value)
-    return k.encrypt(value, purpose), k.digest(value, purpose.rsplit(".", 1)[-1]), mask
+    kind = purpose.rsplit(".", 1)[-1]
+    mask = crypto.mask_id if purpose.endswith("id_number") else crypto.mask_phone
+    sealed = iter(k.encrypt_many([v for v in values if v], purpose))  # type: ignore[misc]
+    return [(next(sealed), k.digest(v, kind), mask(v)) if v else (None, None, "") for v in values]
 
 
 def number_hash(value: str, kind: str) -> str:
