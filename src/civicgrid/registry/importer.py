@@ -14,13 +14,17 @@ import codecs
 import csv
 import io
 import json
-import re
 import logging
+import multiprocessing
+import os
+import re
 import secrets
 import threading
 import time
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -261,6 +265,50 @@ class Checked:
     updated: int = 0
 
 
+Prepared = tuple[int, dict[str, Any], dict[str, str]]  # line, cleaned values, {field: problem}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the per-row checks need (picklable, so worker processes can run them)."""
+
+    kind: str
+    col_of: dict[str, int]
+    field_of_column: dict[int, str]
+    today: date
+
+
+def prepare(spec: Spec, chunk: list[Row]) -> list[Prepared]:
+    """The row checks that need no database: values by field, formulas refused, the kind's own checks; for
+    residents the personal numbers of good rows are sealed here too (the costly part, done in parallel)."""
+    out: list[Prepared] = []
+    run = CHECKS.get(spec.kind)
+    for line, row, formulas in chunk:
+        values = {f: (row[c] if c < len(row) else "") for f, c in spec.col_of.items()}
+        errs: dict[str, str] = {}
+        for c in formulas:  # formulas are never evaluated or stored
+            f = spec.field_of_column.get(c)
+            if f:
+                errs[f] = "单元格是公式,请改为直接填写数值"
+        if spec.kind == "address":
+            clean: dict[str, Any] = {"levels": values}
+            for f in ("lon", "lat"):
+                try:
+                    clean[f] = float(values[f]) if values.get(f) not in (None, "") else None
+                except (TypeError, ValueError):
+                    errs[f] = f"“{values[f]}”不是数字"
+        else:
+            clean, e = run(values, today=spec.today)  # type: ignore[misc]
+            errs.update({k: v for k, v in e.items() if k not in errs})
+        out.append((line, clean, errs))
+    if spec.kind == "resident":
+        good = [c for _l, c, e in out if not e]
+        for c, ids, phone in zip(good, service.seal_many([c["id_number"] for c in good], "resident.id_number"),
+                                 service.seal_many([c.get("phone") for c in good], "resident.phone")):
+            c["_sealed"] = (ids, phone)
+    return out
+
+
 class _Pass:
     """One pass over a file: checks chunk by chunk (so memory stays flat), remembering only what spans chunks:
     the keys seen (duplicates inside the file), address matches and the scope of matched addresses."""
@@ -286,8 +334,8 @@ class _Pass:
         self.result = Checked(kind, table, mapping, unknown)
         self.col_of = {f: table.headers.index(h) for h, f in mapping.items()}
         self.header_of = {f: h for h, f in mapping.items()}
-        self.today = clock.today()
-        self.run = CHECKS.get(kind)
+        self.spec = Spec(kind, self.col_of, {i: mapping[h] for i, h in enumerate(table.headers) if h in mapping},
+                         clock.today())
         self.matcher = service.matcher(session)
         self.seen: dict[str, int] = {}
         self.matches: dict[str, Any] = {}  # address text → match (people of one dwelling share it)
@@ -311,31 +359,20 @@ class _Pass:
             self.result.errors.append({"row": line, "column": self.header_of.get(f, self.fields.get(f, ("",))[0]),
                                        "field": f, "message": msg})
 
-    def check(self, chunk: list[Row]) -> list[dict[str, Any]]:
-        """The chunk's good rows, cleaned; its bad rows become errors."""
-        kind, session, mapping, headers = self.kind, self.session, self.result.mapping, self.table.headers
+    def check(self, chunk: list[Row], prepared: list[Prepared] | None = None) -> list[dict[str, Any]]:
+        """The chunk's good rows, cleaned; its bad rows become errors. `prepared`: the chunk's row checks already
+        done (by a worker process); otherwise they run here."""
+        kind, session = self.kind, self.session
+        if prepared is None:
+            prepared = prepare(self.spec, chunk)
         checked: list[tuple[int, dict[str, Any] | None, dict[str, str]]] = []
-        for line, row, formulas in chunk:
-            values = {f: (row[c] if c < len(row) else "") for f, c in self.col_of.items()}
-            errs: dict[str, str] = {}
-            for c in formulas:  # formulas are never evaluated or stored
-                f = mapping.get(headers[c] if c < len(headers) else "")
-                if f:
-                    errs[f] = "单元格是公式,请改为直接填写数值"
+        for line, out, errs in prepared:
             if kind == "address":
-                p, village, e = service.check_address(session, values)
-                out: dict[str, Any] = {"levels": values, "key": p.key()}
+                p, village, e = service.check_address(session, out["levels"])
+                out["key"] = p.key()
                 errs.update({k: v for k, v in e.items() if k not in errs})
-                for f in ("lon", "lat"):
-                    try:
-                        out[f] = float(values[f]) if values.get(f) not in (None, "") else None
-                    except (TypeError, ValueError):
-                        errs[f] = f"“{values[f]}”不是数字"
                 if village is not None and not in_scope(self.actor, village, Action.REGISTRY_IMPORT):
                     errs["village"] = "该村(社区)不在您的管辖范围内"
-            else:
-                out, e = self.run(values, today=self.today)  # type: ignore[misc]
-                errs.update({k: v for k, v in e.items() if k not in errs})
             key = {"resident": out.get("id_number"), "organisation": out.get("uscc"), "facility": out.get("code"),
                    "address": out.get("key"), "dwelling": None}[kind]
             if key:
@@ -383,12 +420,50 @@ class _Pass:
                 checked[n] = (line, None, {"address": "该地址不在您的管辖范围内"})
 
 
+def _init_worker(keys: tuple[str, str, str]) -> None:
+    """A worker process seals with the same keys as the process that started it."""
+    os.environ["CIVICGRID_REGISTRY_KEYS"], os.environ["CIVICGRID_REGISTRY_HASH_KEY"], \
+        os.environ["CIVICGRID_SECRET_KEY"] = keys
+    get_settings.cache_clear()
+
+
+def workers_for(table: Table, kind: str) -> int:
+    """How many worker processes an import of this file uses (0: checks run in the importing process)."""
+    s = get_settings()
+    if kind != "resident" or table.estimate < s.registry_import_parallel_rows:
+        return 0
+    n = s.registry_import_workers
+    return max(0, min(4, (os.cpu_count() or 1) - 1) if n < 0 else n)
+
+
+def _stream(p: _Pass) -> Iterator[tuple[list[Row], list[Prepared] | None]]:
+    """The file's chunks with their row checks: done here, or for large files by worker processes a few chunks
+    ahead of the writer (the order of rows, and so every result, is the same either way)."""
+    workers = workers_for(p.table, p.kind)
+    if not workers:
+        for chunk in p.chunks():
+            yield chunk, None
+        return
+    s = get_settings()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                             initargs=((s.registry_keys, s.registry_hash_key, s.secret_key),)) as pool:
+        ahead: deque[tuple[list[Row], Future[list[Prepared]]]] = deque()
+        for chunk in p.chunks():
+            ahead.append((chunk, pool.submit(prepare, p.spec, chunk)))
+            if len(ahead) > workers + 1:
+                c, f = ahead.popleft()
+                yield c, f.result()
+        while ahead:
+            c, f = ahead.popleft()
+            yield c, f.result()
+
+
 def check(session: Session, actor: Actor, kind: str, table: Table, mapping: dict[str, str] | None = None,
           progress: Progress | None = None) -> Checked:
     """Validate every row without writing (the wizard's preview); file-level problems (missing columns) raise."""
     p = _Pass(session, actor, kind, table, mapping)
-    for chunk in p.chunks():
-        p.check(chunk)
+    for chunk, prepared in _stream(p):
+        p.check(chunk, prepared)
         if progress:
             progress(p.result.total, max(table.estimate, p.result.total))
     return p.result
@@ -411,8 +486,8 @@ def import_table(session: Session, actor: Actor, kind: str, table: Table, mappin
     r = p.result
     try:
         with session.begin_nested():
-            for chunk in p.chunks():
-                good = p.check(chunk)
+            for chunk, prepared in _stream(p):
+                good = p.check(chunk, prepared)
                 if mode == "valid" or not r.error_rows:
                     if kind == "resident":
                         c, u = _write_residents(session, actor, good)
@@ -484,8 +559,7 @@ def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]])
     if not rows:
         return 0, 0
     now = clock.now()
-    sealed = list(zip(rows, service.seal_many([r["id_number"] for r in rows], "resident.id_number"),
-                      service.seal_many([r.get("phone") for r in rows], "resident.phone")))
+    sealed = [(r, *r["_sealed"]) for r in rows]
     existing = dict(session.execute(select(Resident.id_hash, Resident.id)
                                     .where(Resident.id_hash.in_([s[1][1] for s in sealed]))).all())
     uses = {r["address_id"]: ("rented" if r["household"] == "floating" else "owner_occupied") for r in rows}
