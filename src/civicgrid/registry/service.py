@@ -287,11 +287,13 @@ def buildings_for(session: Session, actor: Actor, addrs: list[Any]) -> dict[int,
             need.setdefault(key, a)
     if need:
         items, own = [], {}
+        vids = list({a.village_id for a in need.values() if a.village_id})
+        village_names = dict(session.execute(select(Region.id, Region.name).where(Region.id.in_(vids))).all())
         for key, a in need.items():
             if a.unit or a.floor or a.room:
-                village = session.get(Region, a.village_id) if a.village_id else None
                 levels = dict(zip(("town", "village", "road", "house_no", "compound", "building"), key))
-                levels["village"] = display_village(village.name) if village else a.village
+                levels["village"] = (display_village(village_names[a.village_id]) if a.village_id in village_names
+                                     else a.village)
                 items.append((levels, a.lon, a.lat))
             else:
                 own[key] = a.id
@@ -699,7 +701,11 @@ def create_addresses(session: Session, actor: Actor, items: list[tuple[dict[str,
     if has.any():
         loc, _wl, _wa, found, _d, _st = geo.locate_arrays(session, lons[has], lats[has])
         idx[has] = found
-    grids: dict[int, Region] = {}
+    gids = list({loc.grids[int(i)].id for i in idx if i >= 0}) if loc is not None else []
+    grids = {g.id: g for g in session.execute(select(Region.id, Region.code, Region.path)
+                                              .where(Region.id.in_(gids)))} if gids else {}
+    tids = list({v.parent_id for _p, v, *_ in parsed if v.parent_id})
+    towns = dict(session.execute(select(Region.id, Region.name).where(Region.id.in_(tids))).all())
     keys = [p.key() for p, *_ in parsed]
     existing: dict[str, int] = {}
     for k in range(0, len(keys), 900):
@@ -707,22 +713,19 @@ def create_addresses(session: Session, actor: Actor, items: list[tuple[dict[str,
     now = clock.now()
     rows, order = [], []
     seen: set[str] = set()
-    towns: dict[int, str] = {}
     for i, (p, village, lon, lat) in enumerate(parsed):
         if p.key() in existing or p.key() in seen:
             continue
         grid = None
         if idx[i] >= 0 and loc is not None:
-            gid = loc.grids[int(idx[i])].id
-            grid = grids.get(gid) or grids.setdefault(gid, session.get(Region, gid))  # type: ignore[arg-type]
+            grid = grids[loc.grids[int(idx[i])].id]
             if not grid.path.startswith(village.path):
                 grid = None
         region = grid or village
         require(actor, Action.REGISTRY_EDIT, region)
-        if village.id not in towns:
-            towns[village.id] = _town_name(session, village)
         rows.append({"code": address_code(region.code, p.key()), "key": p.key(),
-                     "full": p.display(towns[village.id], display_village(village.name)), "lon": lon, "lat": lat,
+                     "full": p.display(towns.get(village.parent_id, ""), display_village(village.name)),
+                     "lon": lon, "lat": lat,
                      "village_id": village.id, "grid_id": grid.id if grid else None, "region_path": region.path,
                      "created_at": now, "updated_at": now,
                      **{lv: getattr(p, lv) for lv in ("town", "village", "road", "house_no", "compound", "building",
