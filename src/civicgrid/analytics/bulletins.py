@@ -30,7 +30,7 @@ from civicgrid.analytics.models import Bulletin
 from civicgrid.cases.service import storage
 from civicgrid.errors import BadInput, NotFound
 from civicgrid.geo.models import Region
-from civicgrid.office import style_header, to_bytes
+from civicgrid.office import rate_formula, style_header, to_bytes
 
 log = logging.getLogger("civicgrid.bulletins")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -53,7 +53,7 @@ def figures(session: Session, actor: Actor, region: str | None, month: str, pres
     if p.end >= clock.today():
         raise BadInput("month_not_over", f"{p.label}尚未结束,不能生成月度通报", f"{month} has not ended yet",
                        extra={"field": "month"})
-    cfg = rankings.preset(preset)
+    cfg = rankings.preset(preset, session)
     cut = service.resolve_cut(session, actor, p, region=region)
     unit = CHILD_UNIT.get(cut.region.level)
     out: dict[str, Any] = {"region": cut.region, "period": p, "preset": cfg, "kpis": service.kpi_table(session, cut),
@@ -151,7 +151,7 @@ def _rate_cells(ws, row: int, col: dict[str, str]) -> None:
     base = len(CUT_COUNTS) + 2
     for i, (num, den) in enumerate((("closed", "due"), ("closed_on_time", "due"), ("reworked", "accepted"))):
         c = ws.cell(row=row, column=base + i,
-                    value=f'=IF({col[den]}{row}=0,"无数据",{col[num]}{row}/{col[den]}{row})')
+                    value=rate_formula(f"{col[num]}{row}", f"{col[den]}{row}"))
         c.number_format = "0.00%"
         c.alignment = Alignment(horizontal="right")
 
