@@ -168,3 +168,25 @@ def test_configuration_api(client, db, october):
     r = client.post("/api/v1/analytics/ranking-configs", json={**CLOSURE_ONLY, "label": "领导的方案"},
                     headers={"X-CSRF-Token": csrf})
     assert r.status_code == 403 and "维护排名方案" in r.json()["message"]
+
+
+def test_bulletins_say_whether_the_ranking_is_published(client, db, october):
+    import io
+
+    from docx import Document
+    from openpyxl import load_workbook
+
+    csrf = login(client, "city.dispatcher")
+    h = {"X-CSRF-Token": csrf}
+    texts = []
+    for publish in (False, True):
+        if publish:
+            assert client.post("/api/v1/analytics/rankings/publish", params={"value": "2026-10"},
+                               headers=h).status_code == 201
+        b = client.post("/api/v1/analytics/bulletins", json={"month": "2026-10"}, headers=h).json()
+        doc = Document(io.BytesIO(client.get(b["docx"]).content))
+        ws = load_workbook(io.BytesIO(client.get(b["xlsx"]).content))["镇街排名"]
+        texts.append(("\n".join(p.text for p in doc.paragraphs), [c.value for c in ws["A"] if c.value]))
+    (doc0, xl0), (doc1, xl1) = texts
+    assert "本排名尚未发布" in doc0 and any("尚未发布" in str(v) for v in xl0)
+    assert "本排名已于" in doc1 and "市指挥中心调度员" in doc1 and any("已于" in str(v) for v in xl1)

@@ -175,6 +175,7 @@ def _ranking_sheet(wb: Workbook, title: str, r: dict[str, Any]) -> None:
     ws.append([])
     ws.append([f"计分方法({r['config']['label']}):{terms};{kpis.COUNTS[r['config']['volume_measure']]}"
                f"少于 {r['config']['min_volume']} 的单位单列、不参与排名。"])
+    ws.append([rankings.status_text(r)])
     ws.freeze_panes = "C2"
 
 
@@ -305,7 +306,7 @@ def make_docx(fig: dict[str, Any], issued: date | None = None) -> bytes:
         terms = "、".join(f"{_label(t['kpi'])}{'(反向)' if t['invert'] else ''}占 {t['weight']:g} 分"
                          for t in cfg["terms"])
         _para(doc, f"按“{cfg['label']}”计分:{terms};{kpis.COUNTS[cfg['volume_measure']]}少于 "
-                   f"{cfg['min_volume']} 件的单位单列、不参与排名。", 14)
+                   f"{cfg['min_volume']} 件的单位单列、不参与排名。{rankings.status_text(r)}", 14)
         if r["ranked"]:
             first = r["ranked"][0]
             _para(doc, f"本期排名第一的是{first['name']}(得分 {first['score']:.2f})。", 14)

@@ -282,6 +282,13 @@ def publish(session: Session, actor: Actor, cut: Cut, unit: str, cfg: RankingCon
                    extra={"published_at": view["published_at"], "published_by": view["published_by"]})
 
 
+def status_text(r: dict[str, Any]) -> str:
+    """One sentence on whether a ranking is published (for bulletins)."""
+    if r.get("published"):
+        return f"本排名已于 {r['published_text']} 由{r['published_by']}发布,按发布时的口径和数据保存。"
+    return "本排名尚未发布,为生成时的预览结果,数字仍会随案件办理变化。"
+
+
 def _local(at: datetime) -> str:
     return clock.aware(at).astimezone(clock.CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
