@@ -25,7 +25,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment
-from sqlalchemy import func, select
+from sqlalchemy import case, func, null, select
 from sqlalchemy.orm import Session
 
 from civicgrid import clock
@@ -76,8 +76,9 @@ def figures(session: Session, cut: Cut) -> dict[int, dict[str, Any]]:
         per[uid]["gw_reports"], per[uid]["gw_valid"] = int(reports or 0), int(valid or 0)
     # verifications: the timeline of the cohort's verified cases, credited to whoever verified
     verified = select(Case.id).join(CaseFact, CaseFact.case_id == Case.id).where(*cohort, CaseFact.verified > 0)
+    data = case((TimelineEntry.action == "overdue", TimelineEntry.data), else_=null())  # only those need decoding
     rows = session.execute(select(TimelineEntry.case_id, TimelineEntry.seq, TimelineEntry.actor_id,
-                                  TimelineEntry.action, TimelineEntry.data)
+                                  TimelineEntry.action, data.label("data"))
                            .where(TimelineEntry.case_id.in_(verified),
                                   TimelineEntry.action.in_(("handle", "handle_locally", "overdue", "verify")))
                            .order_by(TimelineEntry.case_id, TimelineEntry.seq))
@@ -137,6 +138,7 @@ def rows_of(session: Session, actor: Actor, cut: Cut) -> list[dict[str, Any]]:
     per = figures(session, cut)
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(list(per))))} if per else {}
     links = can(actor, Action.CASE_VIEW)
+    units = {k: _unit(k) for k in COLUMNS}
     out = []
     for uid, f in per.items():
         u = users.get(uid)
@@ -146,7 +148,7 @@ def rows_of(session: Session, actor: Actor, cut: Cut) -> list[dict[str, Any]]:
         values = {**{k: m[k] for k in ("gw_reports", "gw_valid", "verified")},
                   **kpis.compute({**m, "reported": 1}, keys=KPIS)}
         out.append({"user_id": uid, "username": u.username, "name": u.display_name, "grids": f["grids"],
-                    "measures": m, "values": values, "texts": {k: kpis.fmt(values[k], _unit(k)) for k in COLUMNS},
+                    "measures": m, "values": values, "texts": {k: kpis.fmt(values[k], units[k]) for k in COLUMNS},
                     "links": {"gw_reports": case_link(cut, reporter=u.username, source="grid_worker"),
                               "verified": case_link(cut, verifier=u.username)} if links else {}})
     return out
