@@ -135,6 +135,9 @@ def test_sorted_paged_and_scoped(db, october):
     asc = workers.table(db, leader, cut, sort="gw_reports", desc=False, per_page=100)
     reports = [r["values"]["gw_reports"] for r in asc["items"]]
     assert reports == sorted(reports)
+    most = workers.table(db, leader, cut, sort="gw_reports", desc=True, per_page=100)["items"]
+    idle = [r["name"] for r in most if r["values"]["gw_reports"] == 0]
+    assert [r["name"] for r in most[:2]] == ["阿青", "阿宏"] and idle == sorted(idle)  # ties in name order
     with pytest.raises(BadInput) as e:
         workers.table(db, leader, cut, sort="salary")
     assert e.value.code == "invalid_sort"

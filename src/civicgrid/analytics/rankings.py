@@ -133,8 +133,7 @@ def preset(name: str, session: Session | None = None) -> RankingConfig:
         rec = session.get(RankingConfigRecord, int(name[len(CUSTOM):]))
         if rec is not None:
             return _from_record(rec)
-    labels = [p.label for p in PRESETS.values()] + ([label for _k, label in choices(session)[len(PRESETS):]]
-                                                     if session is not None else [])
+    labels = [label for _k, label in choices(session)] if session is not None else [p.label for p in PRESETS.values()]
     raise BadInput("unknown_preset", f"排名方案应为:{'/'.join(labels)}", f"Unknown ranking configuration {name!r}",
                    extra={"presets": list(PRESETS), "field": "preset"})
 

@@ -119,7 +119,9 @@ def table(session: Session, actor: Actor, cut: Cut, sort: str = "gw_reports", de
     rows = rows_of(session, actor, cut)
     known = [r for r in rows if (r["name"] if sort == "name" else r["values"][sort]) is not None]
     unknown = [r for r in rows if r not in known]
-    known.sort(key=lambda r: r["name"] if sort == "name" else (r["values"][sort], r["name"]), reverse=desc)
+    known.sort(key=lambda r: (r["name"], r["username"]))  # ties stay in name order, whichever the direction
+    if sort != "name" or desc:
+        known.sort(key=lambda r: r["name"] if sort == "name" else r["values"][sort], reverse=desc)
     ordered = known + sorted(unknown, key=lambda r: r["username"])
     page = max(1, page)
     pages = max(1, -(-len(ordered) // per_page))
