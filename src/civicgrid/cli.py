@@ -459,7 +459,7 @@ def analytics_rebuild() -> None:
 @friendly
 def analytics_bulletin(month: str = typer.Option(..., help="YYYY-MM"),
                        region: Optional[str] = typer.Option(None, help="Region code (default: the city)"),
-                       preset: str = typer.Option("digital_urban", help="digital_urban or hotline_12345"),
+                       preset: str = typer.Option("digital_urban", help="digital_urban, hotline_12345 or custom-<id> (/assess/configs)"),
                        out_dir: Optional[Path] = typer.Option(None, "--out", help="Also copy the files here")) -> None:
     """Generate a monthly bulletin (XLSX + DOCX) for a region, kept in storage and listed on the page."""
     from civicgrid.access.service import SYSTEM

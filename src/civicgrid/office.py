@@ -41,3 +41,8 @@ def to_bytes(wb: Workbook) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def rate_formula(num: str, den: str) -> str:
+    """An Excel rate over two cells that says 无数据 (never 0%) when the denominator is zero."""
+    return f'=IF({den}=0,"无数据",{num}/{den})'

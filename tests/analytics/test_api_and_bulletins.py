@@ -66,14 +66,20 @@ def test_bad_input_has_stable_codes_and_chinese_messages(client, db):
     assert r.status_code == 400 and r.json()["code"] == "weights_do_not_add_up" and "100" in r.json()["message"]
 
 
-def test_ranking_api_stores_the_published_table(client, db):
+def test_ranking_api_previews_then_publishes(client, db):
     _figures(db)
-    login(client, "leader")
+    csrf = login(client, "city.dispatcher")
     r = client.get("/api/v1/analytics/rankings", params={"value": "2026-10", "unit": "town"})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["stored"] and [e["rank"] for e in body["ranked"]] == [1, 2]
+    assert not body["published"] and body["publishable"] and [e["rank"] for e in body["ranked"]] == [1, 2]
     assert body["ranked"][0]["name"].startswith("南城")  # 80% on time beats 75.82%
+    r = client.post("/api/v1/analytics/rankings/publish", params={"value": "2026-10", "unit": "town"},
+                    headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 201, r.text
+    assert r.json()["published"] and r.json()["published_by"] and r.json()["ranked"] == body["ranked"]
+    again = client.get("/api/v1/analytics/rankings", params={"value": "2026-10", "unit": "town"}).json()
+    assert again["published"] and again["published_at"] == r.json()["published_at"]
 
 
 def test_bulletin_generated_listed_and_downloaded(client, db):

@@ -135,7 +135,7 @@ def test_ranking_scores_min_volume_bottom_and_stored_config(db, figures, monkeyp
     cut = service.cut_from(db, leader, P())
     cfg = rankings.preset("digital_urban")
     r = rankings.ranking(db, leader, cut, "town", cfg)
-    assert r["stored"]  # October has ended: stored with the configuration used
+    assert not r["published"] and r["final"] and r["publishable"]  # October has ended: a preview until published
     by = {e["name"]: e for e in r["ranked"]}
     dc = next(e for n, e in by.items() if "东城" in n)
     # 737/972×50 + 911/972×30 + (1 − 20/996)×10 + (1 − 10/996)×10
@@ -144,7 +144,8 @@ def test_ranking_scores_min_volume_bottom_and_stored_config(db, figures, monkeyp
     nc = next(e for n, e in by.items() if "南城" in n)
     assert nc["score"] == pytest.approx(80 / 100 * 50 + 90 / 100 * 30 + 0.95 * 10 + 10, abs=1e-3)
     assert [e["rank"] for e in r["ranked"]] == [1, 2]
-    # the preset changes later: the published October ranking does not
+    # published, then the preset changes: the published October ranking does not
+    rankings.publish(db, actor(db, "city.dispatcher"), cut, "town", cfg)
     changed = rankings.RankingConfig("digital_urban", "改过的", (rankings.Term("closure_rate", 100),), "accepted", 1, 1)
     again = rankings.ranking(db, leader, cut, "town", changed)
     assert again["stored"] and again["ranked"] == r["ranked"] and again["config"]["label"] == "数字城管综合评价"

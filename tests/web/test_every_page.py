@@ -20,7 +20,7 @@ SIZES = {"phone": {"width": 375, "height": 740}, "desktop": {"width": 1440, "hei
          "wall": {"width": 1920, "height": 1080}}
 PAGES = {
     "village.operator": ["/cases", "/cases?queue=all&sort=new", "/inbox", "/report", "/map", "/account/password"],
-    "town.dispatcher": ["/cases?queue=to_dispatch", "/map"],
+    "town.dispatcher": ["/cases?queue=to_dispatch", "/map", "/assess/workers?period=year", "/assess/configs"],
     "grid.worker": ["/work", "/cases?queue=to_verify", "/map"],
     "dept.handler": ["/cases", "/cases?queue=overdue"],
     None: ["/login", "/public", "/public/report", "/public/track", "/public/nearby", "/no-such-page"],

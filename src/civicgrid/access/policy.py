@@ -80,6 +80,8 @@ class Action(StrEnum):
     SENSITIVE_TAG_VIEW = "sensitive_tag.view"
     ANALYTICS_VIEW = "analytics.view"
     BULLETIN_MANAGE = "bulletin.manage"
+    RANKING_PUBLISH = "ranking.publish"
+    RANKING_CONFIG_MANAGE = "ranking_config.manage"
 
 
 _STAFF_READ = {Action.REGION_VIEW, Action.REGION_EXPORT, Action.LOCATE, Action.DEPARTMENT_VIEW,
@@ -102,11 +104,16 @@ _REGISTRY: dict[Role, frozenset[Action]] = {
     Role.INTEGRATION: frozenset({Action.REGISTRY_VIEW}),
 }
 _ASSESS = {Action.ANALYTICS_VIEW, Action.BULLETIN_MANAGE}  # dashboards, rankings, bulletins of one's own scope
+# publishing a ranking is the command centre's official act for its own scope (a town dispatcher its town's
+# village ranking, a city dispatcher the city's); the leader role stays read-only. Ranking configurations
+# (custom weights) are set once for the whole city: admin and city dispatchers at city level (require_city_level)
+_RANKING_PUBLISH = {Action.RANKING_PUBLISH}
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
-    Role.CITY_DISPATCHER: frozenset(_STAFF_READ | _CASE_WORK | _ASSESS | {Action.USER_VIEW}),
-    Role.TOWN_DISPATCHER: frozenset(_STAFF_READ | _CASE_WORK | _ASSESS | {Action.USER_VIEW}),
+    Role.CITY_DISPATCHER: frozenset(_STAFF_READ | _CASE_WORK | _ASSESS | _RANKING_PUBLISH
+                                    | {Action.USER_VIEW, Action.RANKING_CONFIG_MANAGE}),
+    Role.TOWN_DISPATCHER: frozenset(_STAFF_READ | _CASE_WORK | _ASSESS | _RANKING_PUBLISH | {Action.USER_VIEW}),
     Role.VILLAGE_OPERATOR: frozenset(_STAFF_READ | _CASE_WORK | {Action.USER_VIEW}),
     Role.GRID_WORKER: frozenset({Action.REGION_VIEW, Action.LOCATE, Action.DEPARTMENT_VIEW, Action.MATTER_VIEW}
                                 | _CASE_WORK),
@@ -147,6 +154,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.SENSITIVE_TAG_VIEW: "查看特殊人群标签",
     Action.ANALYTICS_VIEW: "查看考核统计",
     Action.BULLETIN_MANAGE: "生成考核通报",
+    Action.RANKING_PUBLISH: "发布考核排名",
+    Action.RANKING_CONFIG_MANAGE: "维护排名方案",
 }
 
 
@@ -222,6 +231,20 @@ def require(actor: Actor, action: Action, obj: Any = None) -> None:
         )
     if obj is not None and not in_scope(actor, obj, action):
         raise NotFound(type(obj).__name__.lower())
+
+
+def may(actor: Actor, action: Action, obj: Any) -> bool:
+    """Whether the actor may take `action` on obj (role and scope): what a page asks before offering a button."""
+    return _allowed(actor, action) and in_scope(actor, obj, action)
+
+
+def require_city_level(actor: Actor, action: Action, city: Any) -> None:
+    """Raise Forbidden unless the actor holds `action` over the whole city (`city`, the root region): for
+    settings that apply city-wide, such as ranking configurations."""
+    require(actor, action)
+    if not in_scope(actor, city, action):
+        raise Forbidden("city_level_only", f"“{ACTION_LABELS[action]}”只能由市级人员操作",
+                        f"{action.value} needs a city-level scope", extra={"action": action.value})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ assert incremental == rebuilt.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -91,23 +91,17 @@ def case_fact(case: Any, entries: Iterable[Any]) -> tuple[Key, dict[str, float],
         m["separation_ok"] = int(not (case.handler_id is not None and case.handler_id == case.reporter_id)
                                  and not (case.verifier_id is not None and case.verifier_id == case.handler_id))
     # from the timeline: step times, verifications on time, follow-ups
+    for _e, on_time in verifications(es):
+        m["verified"] += 1
+        m["verified_on_time"] += int(on_time)
     first: dict[str, datetime] = {}
-    late_verify = False
     last_follow: str | None = None
     responded = False
     for e in es:
         at = aware(e.at)
         first.setdefault(e.action, at)
-        data = e.data or {}
-        if e.action in ("handle", "handle_locally"):
-            late_verify = False
-        elif e.action == "overdue" and data.get("step") == "verify":
-            late_verify = True
-        elif e.action == "verify":
-            m["verified"] += 1
-            m["verified_on_time"] += int(not late_verify)
-        elif e.action == "follow_up":
-            last_follow = data.get("satisfaction")
+        if e.action == "follow_up":
+            last_follow = (e.data or {}).get("satisfaction")
         if e.action in ("take", "handle_locally"):
             responded = True
     if last_follow is not None:
@@ -131,6 +125,19 @@ def case_fact(case: Any, entries: Iterable[Any]) -> tuple[Key, dict[str, float],
             m[f"{step}_hours"] = hours
             hist.append((step, bucket_of(hours)))
     return key, m, hist
+
+
+def verifications(entries: Iterable[Any]) -> Iterator[tuple[Any, bool]]:
+    """Each verification (核查) in a case's timeline (in seq order) with whether it was on time: done before the
+    sweep marked that verify step overdue. The case's fact counts them; workers.py credits each to its actor."""
+    late = False
+    for e in entries:
+        if e.action in ("handle", "handle_locally"):  # a new verify step starts with each handling
+            late = False
+        elif e.action == "overdue" and (e.data or {}).get("step") == "verify":
+            late = True
+        elif e.action == "verify":
+            yield e, not late
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from civicgrid.access.policy import Actor
-from civicgrid.analytics import bulletins, rankings, service
-from civicgrid.analytics.schemas import BulletinIn, CutParams, RankingConfigIn
+from civicgrid.analytics import bulletins, rankings, service, workers
+from civicgrid.analytics.schemas import BulletinIn, CutParams, RankingConfigIn, StoredConfigIn
 from civicgrid.web.deps import current_actor, get_db
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
@@ -35,16 +35,34 @@ def breakdown(by: str = Query(..., description="town / village / grid / departme
     return service.breakdown_for(db, actor, cut, by, _keys(kpis))
 
 
-@router.get("/presets", summary="排名方案 Ranking presets")
-def presets(actor: Actor = ACTOR) -> list[dict[str, Any]]:
-    return [p.to_dict() for p in rankings.PRESETS.values()]
+@router.get("/presets", summary="排名方案(内置方案与自定义方案) Ranking configurations: presets and stored ones")
+def presets(db: Session = DB, actor: Actor = ACTOR) -> list[dict[str, Any]]:
+    return rankings.list_configs(db, actor)
 
 
-@router.get("/rankings", summary="排名(往期排名按当时的配置保存,不再变化) Ranking of towns, villages or departments")
+@router.post("/ranking-configs", status_code=201, summary="新建排名方案 Create a ranking configuration (city level)")
+def config_create(body: StoredConfigIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
+    return rankings.config_out(rankings.save_config(db, actor, body.model_dump()))
+
+
+@router.put("/ranking-configs/{config_id}", summary="修改排名方案(已发布的排名不变) Edit a ranking configuration")
+def config_update(config_id: int, body: StoredConfigIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
+    return rankings.config_out(rankings.save_config(db, actor, body.model_dump(), config_id))
+
+
+@router.get("/rankings", summary="排名(已发布的排名按发布时的配置保存,不再变化) Ranking of towns, villages or departments")
 def ranking(unit: str = Query("town", description="town / village / department"),
-            preset: str = Query("digital_urban"), cut: CutParams = CUT, db: Session = DB,
-            actor: Actor = ACTOR) -> dict[str, Any]:
-    return rankings.ranking(db, actor, service.cut_from(db, actor, cut), unit, rankings.preset(preset))
+            preset: str = Query("digital_urban", description="排名方案:内置方案名或 custom-<id>"),
+            cut: CutParams = CUT, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
+    return rankings.ranking(db, actor, service.cut_from(db, actor, cut), unit, rankings.preset(preset, db))
+
+
+@router.post("/rankings/publish", status_code=201,
+             summary="发布排名(已结束的时段,每个方案只发布一次) Publish (freeze) the ranking of an ended period")
+def ranking_publish(unit: str = Query("town", description="town / village / department"),
+                    preset: str = Query("digital_urban"), cut: CutParams = CUT, db: Session = DB,
+                    actor: Actor = ACTOR) -> dict[str, Any]:
+    return rankings.publish(db, actor, service.cut_from(db, actor, cut), unit, rankings.preset(preset, db))
 
 
 @router.post("/rankings/preview", summary="按自定义权重试算排名(不保存) Preview a ranking under a custom config")
@@ -52,6 +70,24 @@ def ranking_preview(body: RankingConfigIn, unit: str = Query("town"), cut: CutPa
                     actor: Actor = ACTOR) -> dict[str, Any]:
     return rankings.ranking(db, actor, service.cut_from(db, actor, cut), unit,
                             rankings.config_from_dict(body.model_dump()))
+
+
+@router.get("/workers", summary="网格员指标(按人) Grid-worker indicators per worker")
+def worker_table(sort: str = Query("gw_reports", description="name / " + " / ".join(workers.COLUMNS)),
+                 desc: bool = True, page: int = Query(1, ge=1), cut: CutParams = CUT, db: Session = DB,
+                 actor: Actor = ACTOR) -> dict[str, Any]:
+    return workers.table_for(db, actor, cut, sort, desc, page)
+
+
+@router.get("/workers.xlsx", summary="导出网格员指标 XLSX of the grid-worker table", response_class=Response)
+def worker_xlsx(sort: str = "gw_reports", desc: bool = True, cut: CutParams = CUT, db: Session = DB,
+                actor: Actor = ACTOR) -> Response:
+    return xlsx_response(*workers.xlsx_for(db, actor, cut, sort, desc))
+
+
+def xlsx_response(data: bytes, filename: str) -> Response:
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
 
 
 @router.get("/bulletins", summary="通报列表 Bulletins of the actor's scope")

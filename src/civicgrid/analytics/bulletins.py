@@ -30,7 +30,7 @@ from civicgrid.analytics.models import Bulletin
 from civicgrid.cases.service import storage
 from civicgrid.errors import BadInput, NotFound
 from civicgrid.geo.models import Region
-from civicgrid.office import style_header, to_bytes
+from civicgrid.office import rate_formula, style_header, to_bytes
 
 log = logging.getLogger("civicgrid.bulletins")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -53,7 +53,7 @@ def figures(session: Session, actor: Actor, region: str | None, month: str, pres
     if p.end >= clock.today():
         raise BadInput("month_not_over", f"{p.label}尚未结束,不能生成月度通报", f"{month} has not ended yet",
                        extra={"field": "month"})
-    cfg = rankings.preset(preset)
+    cfg = rankings.preset(preset, session)
     cut = service.resolve_cut(session, actor, p, region=region)
     unit = CHILD_UNIT.get(cut.region.level)
     out: dict[str, Any] = {"region": cut.region, "period": p, "preset": cfg, "kpis": service.kpi_table(session, cut),
@@ -151,7 +151,7 @@ def _rate_cells(ws, row: int, col: dict[str, str]) -> None:
     base = len(CUT_COUNTS) + 2
     for i, (num, den) in enumerate((("closed", "due"), ("closed_on_time", "due"), ("reworked", "accepted"))):
         c = ws.cell(row=row, column=base + i,
-                    value=f'=IF({col[den]}{row}=0,"无数据",{col[num]}{row}/{col[den]}{row})')
+                    value=rate_formula(f"{col[num]}{row}", f"{col[den]}{row}"))
         c.number_format = "0.00%"
         c.alignment = Alignment(horizontal="right")
 
@@ -175,6 +175,7 @@ def _ranking_sheet(wb: Workbook, title: str, r: dict[str, Any]) -> None:
     ws.append([])
     ws.append([f"计分方法({r['config']['label']}):{terms};{kpis.COUNTS[r['config']['volume_measure']]}"
                f"少于 {r['config']['min_volume']} 的单位单列、不参与排名。"])
+    ws.append([rankings.status_text(r)])
     ws.freeze_panes = "C2"
 
 
@@ -305,7 +306,7 @@ def make_docx(fig: dict[str, Any], issued: date | None = None) -> bytes:
         terms = "、".join(f"{_label(t['kpi'])}{'(反向)' if t['invert'] else ''}占 {t['weight']:g} 分"
                          for t in cfg["terms"])
         _para(doc, f"按“{cfg['label']}”计分:{terms};{kpis.COUNTS[cfg['volume_measure']]}少于 "
-                   f"{cfg['min_volume']} 件的单位单列、不参与排名。", 14)
+                   f"{cfg['min_volume']} 件的单位单列、不参与排名。{rankings.status_text(r)}", 14)
         if r["ranked"]:
             first = r["ranked"][0]
             _para(doc, f"本期排名第一的是{first['name']}(得分 {first['score']:.2f})。", 14)

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
-from civicgrid.access.policy import Action, Actor, can
+from civicgrid.access.policy import Action, Actor, can, may
 from civicgrid.analytics import kpis, periods, rankings, service
 from civicgrid.analytics.service import CHILD_LEVEL, Cut
 from civicgrid.cases import service as cases
@@ -82,7 +82,7 @@ def context(session: Session, actor: Actor, params: Any, kpi: str | None = None,
     ranking = None
     unit = child if child in ("town", "village") else None
     if unit:
-        ranking = rankings.ranking(session, actor, cut, unit, rankings.preset(preset))
+        ranking = rankings.ranking(session, actor, cut, unit, rankings.preset(preset, session))
     overdue = cases.list_cases(session, actor, queue="all", region=cut.region.code, light="red", limit=10) \
         if can(actor, Action.CASE_VIEW) else {"items": [], "total": 0}
     crumbs = [{"name": a.name, "link": _drill(params, a.code)}
@@ -94,7 +94,10 @@ def context(session: Session, actor: Actor, params: Any, kpi: str | None = None,
             "map_values": {u["code"]: u["values"].get(kpi) for u in units}, "map_level": child,
             "trend": trend, "categories": [{"name": r["name"], "value": r["values"]["reported"],
                                             "link": case_link(cut, category=r["code"])} for r in cats[:10]],
-            "ranking": ranking, "preset": preset, "presets": [(p.name, p.label) for p in rankings.PRESETS.values()],
+            "ranking": ranking, "preset": preset, "presets": rankings.choices(session),
+            "can_publish": bool(ranking and ranking["publishable"] and not ranking["published"]
+                                and may(actor, Action.RANKING_PUBLISH, cut.region)),
+            "tabs": tabs(params, preset),
             "overdue": overdue, "overdue_link": "/cases?" + urlencode({"queue": "all", "region": cut.region.code,
                                                                       "light": "red"}),
             "crumbs": crumbs, "cases_link": case_link(cut), "params": params, "kinds": periods.KINDS,
@@ -121,14 +124,29 @@ def _visible(actor: Actor, region: Any) -> bool:
     return in_scope(actor, region, Action.ANALYTICS_VIEW)
 
 
-def _drill(params: Any, code: str) -> str:
-    q = {"region": code, "period": params.period,
+def cut_query(params: Any, code: str | None = None, **extra: str) -> dict[str, str]:
+    """The query string of a cut (region, period, filters), for links and forms between assessment pages."""
+    q = {"region": code or params.region or "", "period": params.period,
          **{k: v for k, v in params.filters().items() if v and k != "region"}}
     if params.period == "custom":
         q.update({"date_from": str(params.date_from or ""), "date_to": str(params.date_to or "")})
     elif params.value:
         q["value"] = params.value
-    return "/assess?" + urlencode(q)
+    q.update({k: v for k, v in extra.items() if v})
+    return {k: v for k, v in q.items() if v}
+
+
+def _drill(params: Any, code: str) -> str:
+    return "/assess?" + urlencode(cut_query(params, code))
+
+
+def tabs(params: Any | None, preset: str | None = None) -> list[dict[str, str]]:
+    """The assessment pages' tabs, keeping the cut (if any)."""
+    q = "?" + urlencode(cut_query(params)) if params is not None else ""
+    return [{"key": "region", "label": "区域概况",
+             "link": "/assess" + ("?" + urlencode(cut_query(params, preset=preset or "")) if params else "")},
+            {"key": "workers", "label": "网格员", "link": "/assess/workers" + q},
+            {"key": "configs", "label": "排名方案", "link": "/assess/configs"}]
 
 
 def _change_text(v: float | None, unit: str, higher_is_better: bool) -> dict[str, str] | None:

@@ -14,6 +14,7 @@ are not yet due — exactly reference.md §5.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,8 +94,12 @@ def _count(key: str, better: bool = True) -> Kpi:
 
 
 def definitions(cfg: KpiConfig | None = None) -> dict[str, Kpi]:
-    """Every KPI under a configuration, keyed by its stable name."""
-    cfg = cfg or KpiConfig()
+    """Every KPI under a configuration, keyed by its stable name (built once per configuration)."""
+    return dict(_definitions(cfg or KpiConfig()))
+
+
+@lru_cache(maxsize=64)
+def _definitions(cfg: KpiConfig) -> dict[str, Kpi]:
     w = cfg.basically_satisfied_weight
     rework_den, ext_den = cfg.rework_denominator, cfg.extension_denominator
     out: list[Kpi] = [_count(k, k not in ("voided", "overdue_open", "overdue_ever", "reworked", "extended",

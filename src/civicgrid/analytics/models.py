@@ -145,7 +145,9 @@ class MonthlySummaryHistogram(_SummaryKeyed, _Buckets, Base):
 
 
 class StoredRanking(Base):
-    """A ranking as published: its period, scope, the configuration used and the table (never recomputed)."""
+    """A ranking as published (发布排名): its period, scope, the configuration used (a copy, under its key in
+    `preset`: a preset name or custom-<id>) and the table, never recomputed; created_by/created_at say who
+    published it and when."""
 
     __tablename__ = "analytics_rankings"
     __table_args__ = (UniqueConstraint("unit", "scope_region_id", "period_start", "period_end", "preset",
@@ -161,6 +163,24 @@ class StoredRanking(Base):
     rows: Mapped[list[Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     created_by: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class RankingConfigRecord(Base):
+    """A custom ranking configuration (terms, minimum volume, bottom N) set by city staff on /assess/configs.
+
+    Selected by its key `custom-<id>`; the shipped presets stay in code (rankings.PRESETS). Editing one bumps
+    `revision`; published rankings keep the copy of the configuration they were computed with."""
+
+    __tablename__ = "analytics_ranking_configs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(String(60), unique=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)  # terms, volume_measure, min_volume, bottom_n, kpi
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    created_by: Mapped[int | None] = mapped_column(Integer, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_by: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class Bulletin(Base):

@@ -46,6 +46,17 @@ class RankingConfigIn(BaseModel):
     kpi: dict[str, Any] = Field(default_factory=dict)
 
 
+class StoredConfigIn(BaseModel):
+    """A stored ranking configuration (its key becomes custom-<id>)."""
+
+    label: str
+    terms: list[TermIn] = Field(default_factory=list)
+    volume_measure: str = "accepted"
+    min_volume: int = 10
+    bottom_n: int = 3
+    kpi: dict[str, Any] = Field(default_factory=dict)
+
+
 class BulletinIn(BaseModel):
     region: str | None = None
     month: str = Field(..., description="YYYY-MM")

@@ -70,11 +70,15 @@ def home_region(session: Session, actor: Actor) -> Region:
         require(actor, Action.ANALYTICS_VIEW)  # raises Forbidden with the reason
         raise NotFound("region", "没有可查看的区域")
     last = paths[0].strip("/").split("/")[-1]
-    region = session.get(Region, int(last)) if last else \
-        session.scalars(select(Region).where(Region.parent_id.is_(None)).order_by(Region.id)).first()  # "/": all
+    region = session.get(Region, int(last)) if last else city(session)  # "/": all
     if region is None:
         raise NotFound("region")
     return region
+
+
+def city(session: Session) -> Region | None:
+    """The root of the region tree (the city)."""
+    return session.scalars(select(Region).where(Region.parent_id.is_(None)).order_by(Region.id)).first()
 
 
 def resolve_region(session: Session, actor: Actor, code: str | None) -> Region:

@@ -38,12 +38,14 @@ def list_cases(queue: str = Query("all", description="队列: " + "、".join(f"{
                light: str | None = Query(None, description="green / yellow / red"),
                q: str | None = Query(None, description="标题、编号、地址关键词"),
                date_from: datetime | None = None, date_to: datetime | None = None,
+               reporter: str | None = Query(None, description="上报人用户名"),
+               verifier: str | None = Query(None, description="核查人用户名(核查过该事件)"),
                sort: str = Query("due", description="due 期限 / new 最新上报 / old 最早上报"),
                limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
                db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
     return service.list_cases(db, actor, queue=queue, state=state, category=category, source=source, region=region,
                               light=light, text=q, date_from=date_from, date_to=date_to, sort=sort, limit=limit,
-                              offset=offset)
+                              offset=offset, reporter=reporter, verifier=verifier)
 
 
 @router.post("/cases/bulk/{action}", summary="批量派遣/督办 Bulk dispatch or supervise")
@@ -56,7 +58,8 @@ def bulk(action: str, body: BulkIn, db: Session = DB, actor: Actor = ACTOR) -> d
 @router.get("/cases/export.{fmt}", summary="导出事件清单 XLSX/CSV (与列表相同的筛选)", response_class=Response)
 def export(fmt: str, queue: str = "all", state: str | None = None, category: str | None = None,
            source: str | None = None, region: str | None = None, light: str | None = None, q: str | None = None,
-           date_from: datetime | None = None, date_to: datetime | None = None, sort: str = "due", db: Session = DB,
+           date_from: datetime | None = None, date_to: datetime | None = None, sort: str = "due",
+           reporter: str | None = None, verifier: str | None = None, db: Session = DB,
            actor: Actor = ACTOR) -> Response:
     from civicgrid.cases.export import MAX_ROWS, to_csv, to_xlsx
     from civicgrid.errors import BadInput
@@ -65,7 +68,7 @@ def export(fmt: str, queue: str = "all", state: str | None = None, category: str
         raise BadInput("invalid_format", "导出格式应为 xlsx 或 csv", "Export format must be xlsx or csv")
     page = service.list_cases(db, actor, queue=queue, state=state, category=category, source=source, region=region,
                               light=light, text=q, date_from=date_from, date_to=date_to, sort=sort, limit=MAX_ROWS,
-                              offset=0)
+                              offset=0, reporter=reporter, verifier=verifier)
     stamp = f"{clock.now().astimezone(clock.CHINA_TZ):%Y%m%d-%H%M}"
     name = f"cases-{queue}-{stamp}.{fmt}"
     if fmt == "csv":

@@ -93,7 +93,8 @@ class TimelineEntry(Base):
     """One thing that happened to a case; never updated or deleted (the case's audit)."""
 
     __tablename__ = "case_timeline"
-    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    __table_args__ = (UniqueConstraint("case_id", "seq"),
+                      Index("ix_case_timeline_actor_action", "actor_id", "action"))  # who verified what
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

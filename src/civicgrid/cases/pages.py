@@ -41,7 +41,8 @@ def _default_queue(actor: Actor) -> str:
     return "all"
 
 
-FILTERS = ("q", "state", "light", "source", "category", "sort", "region", "date_from", "date_to")
+FILTERS = ("q", "state", "light", "source", "category", "sort", "region", "date_from", "date_to", "reporter",
+           "verifier")
 
 
 def _list_ctx(request: Request, db: Session, actor: Actor, queue: str | None, page: int) -> dict[str, Any]:
@@ -49,21 +50,25 @@ def _list_ctx(request: Request, db: Session, actor: Actor, queue: str | None, pa
 
     f = {k: (request.query_params.get(k) or "").strip() for k in FILTERS}
     # region / category / source / dates (local, inclusive) also arrive from the assessment drill-down
-    queue = queue or ("all" if f["region"] or f["date_from"] else _default_queue(actor))
+    queue = queue or ("all" if f["region"] or f["date_from"] or f["reporter"] or f["verifier"]
+                      else _default_queue(actor))
     page = max(page, 1)
     result = service.list_cases(db, actor, queue=queue, text=f["q"] or None, state=f["state"] or None,
                                 light=f["light"] or None, source=f["source"] or None,
                                 category=f["category"] or None, sort=f["sort"] or "due", region=f["region"] or None,
                                 date_from=service.local_day_start(f["date_from"]),
                                 date_to=service.local_day_start(f["date_to"], next_day=True),
+                                reporter=f["reporter"] or None, verifier=f["verifier"] or None,
                                 limit=PAGE, offset=(page - 1) * PAGE)
     query = urlencode({"queue": queue, **{k: v for k, v in f.items() if v}})
     region_name = geo.get_region(db, actor, f["region"]).name if f["region"] else ""
+    people = service.display_names(db, [f["reporter"], f["verifier"]])
+    people = {"reporter": people.get(f["reporter"], ""), "verifier": people.get(f["verifier"], "")}
     bulk = may_bulk_act(actor)
     return {"queue": queue, "queues": service.QUEUES, "counts": service.queue_counts(db, actor), "result": result,
             "f": f, "query": query, "page": page, "pages": max(1, -(-result["total"] // PAGE)), "states": STATES,
             "sources": SOURCES, "sorts": service.SORTS, "classes": _classes(db, actor),
-            "can_report": can(actor, Action.CASE_REPORT), "bulk": bulk, "region_name": region_name,
+            "can_report": can(actor, Action.CASE_REPORT), "bulk": bulk, "region_name": region_name, "people": people,
             "bulk_departments": service.bulk_departments(db, actor) if bulk else [], "grades": SUPERVISION_GRADES}
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from civicgrid import clock
-from civicgrid.access.models import Department
+from civicgrid.access.models import Department, User
 from civicgrid.access.policy import (PERMISSIONS, ROLE_LEVEL, Action, Actor, Role, case_parties, may_unmask_case,
                                      require, require_case_unmask, require_case_view)
 from civicgrid.cases import deadlines, engine
@@ -449,10 +449,19 @@ def list_cases(session: Session, actor: Actor, *, queue: str = "all", state: str
                category: str | None = None, source: str | None = None, region: str | None = None,
                light: str | None = None, text: str | None = None, date_from: datetime | None = None,
                date_to: datetime | None = None, sort: str = "due", open_only: bool = False, limit: int = 50,
-               offset: int = 0) -> dict[str, Any]:
-    """A page of the actor's cases in a queue, filtered and sorted (SORTS); with the total."""
+               offset: int = 0, reporter: str | None = None, verifier: str | None = None) -> dict[str, Any]:
+    """A page of the actor's cases in a queue, filtered and sorted (SORTS); with the total. `reporter` and
+    `verifier` are user names: cases that user reported, or verified (核查) at least once."""
     require(actor, Action.CASE_VIEW)
     q = queue_query(actor, queue)
+    for name, who in (("reporter", reporter), ("verifier", verifier)):
+        if not who:
+            continue
+        uid = session.scalar(select(User.id).where(User.username == who.strip()))
+        if uid is None:
+            raise BadInput("unknown_user", f"用户 {who} 不存在", f"Unknown user {who!r}", extra={"field": name})
+        q = q.where(Case.reporter_id == uid) if name == "reporter" else q.where(Case.id.in_(
+            select(TimelineEntry.case_id).where(TimelineEntry.actor_id == uid, TimelineEntry.action == "verify")))
     if state:
         if state not in STATES:
             raise BadInput("invalid_state", f"未知状态 {state}", f"Unknown state {state!r}")
@@ -489,6 +498,14 @@ def list_cases(session: Session, actor: Actor, *, queue: str = "all", state: str
     rows = list(session.scalars(q.order_by(*order).limit(limit).offset(offset)))
     names = _name_maps(session, rows)
     return {"total": total, "items": [case_summary(c, now, names) for c in rows]}
+
+
+def display_names(session: Session, usernames: list[str]) -> dict[str, str]:
+    """User name → display name (for the list's filter chips)."""
+    names = [u for u in usernames if u]
+    if not names:
+        return {}
+    return dict(session.execute(select(User.username, User.display_name).where(User.username.in_(names))).all())
 
 
 _DESK = ("to_accept", "to_dispatch", "returned", "in_handling", "to_close", "due_soon", "overdue", "supervised",
