@@ -20,19 +20,20 @@ from civicgrid.access.policy import Action, Actor, require
 from civicgrid.access.service import audit
 from civicgrid.errors import BadInput, Conflict, NotFound
 from civicgrid.geo import service as geo
+from civicgrid.geo.crs import to_wgs84
 from civicgrid.geo.models import Region
 from civicgrid.registry import crypto
 from civicgrid.registry.address import (TOWN_SUFFIXES, VILLAGE_SUFFIXES, Gazetteer, Matcher, Parsed, canonical,
                                         display_village, short_name)
-from civicgrid.registry.checks import (check_dwelling, check_facility, check_organisation, check_resident,
-                                       date_value, enum_value)
+from civicgrid.registry.checks import (check_building, check_dwelling, check_facility, check_organisation,
+                                       check_resident, date_value, enum_value)
 from civicgrid.registry.ids import InvalidCode, parse_phone
 from civicgrid.registry.models import (HOUSEHOLDS, RELATIONS, Address, Building, Dwelling, Facility, Organisation,
                                        RegistryChange, Residence, Resident, ResidentTag)
 from civicgrid.registry.schemas import HOUSEHOLD_LABELS, RELATION_LABELS, TAGS
 
 ENTITIES = {"resident": Resident, "dwelling": Dwelling, "organisation": Organisation, "facility": Facility,
-            "address": Address}
+            "address": Address, "building": Building}
 
 # ---------------------------------------------------------------------------------------------
 # regions: the gazetteer of towns and villages, and locating an address
@@ -256,22 +257,26 @@ def _place(obj: Any, a: Address) -> None:
     obj.grid_id, obj.region_path = a.grid_id, a.region_path
 
 
+def _building_address(session: Session, actor: Actor, a: Address) -> Address:
+    """The building-level standard address of a room-level one (created when new); a itself at building level."""
+    if not (a.unit or a.floor or a.room):
+        return a
+    levels = {lv: getattr(a, lv) for lv in ("town", "village", "road", "house_no", "compound", "building")}
+    village = session.get(Region, a.village_id) if a.village_id else None
+    levels["village"] = display_village(village.name) if village else a.village
+    return ensure_address(session, actor, levels, lon=a.lon, lat=a.lat)[0]
+
+
 def building_of(session: Session, actor: Actor, a: Address) -> int | None:
     """The building (楼栋) a room-level address lies in, created with its building-level address when new;
     None for addresses without a building level."""
     if not a.building:
         return None
-    levels = {lv: getattr(a, lv) for lv in ("town", "village", "road", "house_no", "compound", "building")}
-    key = tuple(levels.values())  # stored levels are already normalised
-    cache = session.info.setdefault("registry_buildings", {})
+    key = tuple(getattr(a, lv) for lv in ("town", "village", "road", "house_no", "compound", "building"))
+    cache = session.info.setdefault("registry_buildings", {})  # stored levels are already normalised
     if key in cache:
         return cache[key]
-    if a.unit or a.floor or a.room:
-        village = session.get(Region, a.village_id) if a.village_id else None
-        levels["village"] = display_village(village.name) if village else a.village
-        ba, _ = ensure_address(session, actor, levels, lon=a.lon, lat=a.lat)
-    else:
-        ba = a
+    ba = _building_address(session, actor, a)
     b = session.scalars(select(Building).where(Building.address_id == ba.id)).first()
     if b is None:
         b = Building(address_id=ba.id, name=f"{ba.compound or ba.road}{ba.building}栋", grid_id=ba.grid_id,
@@ -282,13 +287,50 @@ def building_of(session: Session, actor: Actor, a: Address) -> int | None:
     return b.id
 
 
+def floor_number(floor: str) -> int | None:
+    """The floor an address level names as a number (negative below ground); None when unknown or 0."""
+    try:
+        return int(floor) or None
+    except (TypeError, ValueError):
+        return None
+
+
+def floor_problem(b: Building, floor: int | None) -> str | None:
+    """Why a dwelling on `floor` cannot be in building b (above its floors, or below ground where it has
+    fewer levels); None when it fits or either is unknown."""
+    if floor is None:
+        return None
+    if floor > 0 and b.floors is not None and floor > b.floors:
+        return f"房屋所在楼层({floor} 层)高于所在楼栋的地上层数({b.floors} 层)"
+    if floor < 0 and b.floors_below is not None and -floor > b.floors_below:
+        return (f"房屋位于地下 {-floor} 层,但所在楼栋" +
+                (f"只有 {b.floors_below} 层地下室" if b.floors_below else "没有地下层"))
+    return None
+
+
+def dwelling_floor_problem(session: Session, a: Address, building_id: int | None) -> str | None:
+    """The floor check of a new dwelling at address a in its building (forms, API; importers may call it per row)."""
+    b = session.get(Building, building_id) if building_id else None
+    return floor_problem(b, floor_number(a.floor)) if b else None
+
+
+def _check_floor(session: Session, a: Address, building_id: int | None) -> None:
+    problem = dwelling_floor_problem(session, a, building_id)
+    if problem:
+        msg = problem + ",请核对地址中的楼层或先修改楼栋层数"
+        raise BadInput("floor_above_building", msg, "The dwelling's floor is outside its building's floors",
+                       extra={"errors": {"address": msg}, "building_id": building_id})
+
+
 def dwelling_at(session: Session, actor: Actor, a: Address, *, use: str = "owner_occupied") -> Dwelling:
     """The dwelling at an address, created with `use` (in its building) when the address has none yet."""
     d = session.scalars(select(Dwelling).where(Dwelling.address_id == a.id)).first()
     if d is None:
         require(actor, Action.REGISTRY_EDIT, a)
+        building_id = building_of(session, actor, a)
+        _check_floor(session, a, building_id)
         d = Dwelling(address_id=a.id, use=use, grid_id=a.grid_id, region_path=a.region_path,
-                     building_id=building_of(session, actor, a))
+                     building_id=building_id)
         session.add(d)
         session.flush()
         _history(session, actor, "dwelling", d.id, "create", {"use": use})
@@ -322,7 +364,9 @@ def save_dwelling(session: Session, actor: Actor, data: dict[str, Any], *, dwell
         if session.scalars(select(Dwelling.id).where(Dwelling.address_id == a.id)).first():
             raise Conflict("dwelling_exists", f"该地址已登记房屋:{a.full}", "A dwelling exists at that address",
                            extra={"errors": {"address": "该地址已登记房屋"}})
-        d = Dwelling(address_id=a.id, building_id=building_of(session, actor, a))
+        building_id = building_of(session, actor, a)
+        _check_floor(session, a, building_id)
+        d = Dwelling(address_id=a.id, building_id=building_id)
         _place(d, a)
         session.add(d)
         changes = _apply_dwelling(d, clean)
@@ -334,6 +378,47 @@ def save_dwelling(session: Session, actor: Actor, data: dict[str, Any], *, dwell
     if changes:
         _history(session, actor, "dwelling", d.id, "update", changes)
     return d
+
+
+def save_building(session: Session, actor: Actor, data: dict[str, Any], *, building_id: int | None = None) -> Building:
+    """Record a building (at a standard address with a building level) or edit its name, structure and floors.
+    Floors may not be set below a registered dwelling's floor; an edit keeps what `data` does not name."""
+    require(actor, Action.REGISTRY_EDIT)
+    if building_id is not None:
+        b = get_record(session, actor, "building", building_id, Action.REGISTRY_EDIT)
+        data = {"name": b.name, "structure": b.structure, "floors": b.floors, "floors_below": b.floors_below} | data
+    clean, errors = check_building(data, today=clock.today())
+    _fail(errors, "楼栋信息")
+    if building_id is None:
+        a = resolve_address(session, actor, text=clean["address"], address_id=data.get("address_id"))
+        require(actor, Action.REGISTRY_EDIT, a)
+        if not a.building:
+            _fail({"address": "该地址没有楼栋一级(如“3栋”),无法登记楼栋"}, "楼栋信息")
+        ba = _building_address(session, actor, a)
+        if session.scalars(select(Building.id).where(Building.address_id == ba.id)).first():
+            raise Conflict("building_exists", f"该楼栋已登记:{ba.full}", "A building exists at that address",
+                           extra={"errors": {"address": "该楼栋已登记"}})
+        b = session.get(Building, building_of(session, actor, ba))
+        assert b is not None
+        action = "create"
+    else:
+        action = "update"
+    floors = [(n, full) for f, full in session.execute(
+        select(Address.floor, Address.full).join(Dwelling, Dwelling.address_id == Address.id)
+        .where(Dwelling.building_id == b.id)) if (n := floor_number(f)) is not None]
+    top = max(floors, default=(0, ""))
+    if clean["floors"] is not None and top[0] > clean["floors"]:
+        errors["floors"] = f"本楼已登记 {top[0]} 层的房屋({top[1]}),地上层数不能少于 {top[0]}"
+    bottom = min(floors, default=(0, ""))
+    if clean["floors_below"] is not None and -bottom[0] > clean["floors_below"]:
+        errors["floors_below"] = f"本楼已登记地下 {-bottom[0]} 层的房屋({bottom[1]}),地下层数不能少于 {-bottom[0]}"
+    _fail(errors, "楼栋信息")
+    clean["name"] = clean["name"] or b.name
+    changes = _assign(b, clean, ("name", "structure", "floors", "floors_below"))
+    session.flush()
+    if changes or action == "create":
+        _history(session, actor, "building", b.id, action, changes)
+    return b
 
 
 # ---------------------------------------------------------------------------------------------
@@ -539,7 +624,13 @@ def save_facility(session: Session, actor: Actor, data: dict[str, Any], *, facil
     else:
         f = get_record(session, actor, "facility", facility_id, Action.REGISTRY_EDIT)
         action = "update"
+    fields: tuple[str, ...] = ("name", "kind", "status", "lon", "lat")
     if clean["lon"] is not None:
+        if clean["crs"] != "wgs84":  # stored in WGS-84, with the system it was entered in
+            lon, lat = to_wgs84(clean["lon"], clean["lat"], clean["crs"])
+            clean["lon"], clean["lat"] = round(float(lon), 7), round(float(lat), 7)
+        clean["source_crs"] = clean["crs"]
+        fields += ("source_crs",)
         grid = _locate(session, clean["lon"], clean["lat"])
         if grid is None:
             _fail({"lon": "坐标不在本市任何网格内"}, "设施信息")
@@ -551,7 +642,7 @@ def save_facility(session: Session, actor: Actor, data: dict[str, Any], *, facil
         f.address_id = a.id
         if clean["lon"] is None:
             _place(f, a)
-    changes = _assign(f, clean, ("name", "kind", "status", "lon", "lat"))
+    changes = _assign(f, clean, fields)
     f.owner_department_id, f.maintainer_department_id = owner, keeper
     session.add(f)
     session.flush()
