@@ -625,10 +625,9 @@ def save_facility(session: Session, actor: Actor, data: dict[str, Any], *, facil
         f = get_record(session, actor, "facility", facility_id, Action.REGISTRY_EDIT)
         action = "update"
     fields: tuple[str, ...] = ("name", "kind", "status", "lon", "lat")
-    if clean["lon"] is not None:
-        if clean["crs"] != "wgs84":  # stored in WGS-84, with the system it was entered in
-            lon, lat = to_wgs84(clean["lon"], clean["lat"], clean["crs"])
-            clean["lon"], clean["lat"] = round(float(lon), 7), round(float(lat), 7)
+    if clean["lon"] is not None:  # stored in WGS-84 to 7 decimals (about 1 cm), with the system it was entered in
+        lon, lat = to_wgs84(clean["lon"], clean["lat"], clean["crs"])
+        clean["lon"], clean["lat"] = round(float(lon), 7), round(float(lat), 7)
         clean["source_crs"] = clean["crs"]
         fields += ("source_crs",)
         grid = _locate(session, clean["lon"], clean["lat"])
