@@ -94,6 +94,8 @@ def test_pages_facility_map_console_layer_and_building_floors(client, db, demo_g
     other = _other_town_grid(db, demo_grid)
     assert client.get("/registry/facilities", params={"view": "map", "region": other.code}).status_code == 404
     assert 'id="show-facilities"' in client.get("/map").text
+    grid_page = client.get("/registry/grid", params={"code": demo_grid.code}).text
+    assert 'id="fac-map"' in grid_page and f'data-focus="{demo_grid.code}"' in grid_page
     f = client.get("/registry/facilities", params={"q": "XF-P"}).text
     assert 'aria-current="page">列表' in f
     detail = client.get(f"/registry/buildings/{bid}").text

@@ -93,8 +93,9 @@ def grid_page(request: Request, code: str = "", db: Session = DB, actor: Actor =
     summary = queries.grid_summary(db, actor, code) if code else None
     lists = {e: queries.list_records(db, actor, e, queries.Filters(region_code=code, size=10))
              for e in ("resident", "dwelling", "organisation", "facility")} if code else {}
+    focus = queries.facility_map_focus(db, actor, code) if code else None
     return render(request, "registry/grid.html", {**_ctx(actor, "resident"), "page_kind": "grid", "code": code, "summary": summary,
-                                                  "lists": lists, "kind_labels": KIND_FILTERS})
+                                                  "lists": lists, "kind_labels": KIND_FILTERS, "focus": focus, "f": None})
 
 
 @router.get("/registry/import")
