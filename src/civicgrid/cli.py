@@ -378,6 +378,7 @@ def registry_import(file: Path = typer.Argument(..., help="CSV (UTF-8/GBK/GB1803
     """Import a registry file as the system administrator (per-row errors; all-or-nothing by default)."""
     from civicgrid.access.service import SYSTEM
     from civicgrid.db import unit_of_work
+    from civicgrid.errors import DomainError
     from civicgrid.registry import importer
 
     _migrate()
@@ -386,11 +387,19 @@ def registry_import(file: Path = typer.Argument(..., help="CSV (UTF-8/GBK/GB1803
                   TimeElapsedColumn(), console=out) as bar:
         task = bar.add_task("导入", total=1)
         prog = lambda done, total: bar.update(task, completed=done, total=max(total, 1))  # noqa: E731
+        table = importer.read_table(data, file.name)
         with unit_of_work() as session:
-            checked = importer.check(session, SYSTEM, kind, importer.read_table(data, file.name), progress=prog)
-            if report is not None and checked.errors:
-                report.write_bytes(importer.error_report(checked))
-            result = importer.commit(session, SYSTEM, checked, mode=mode, progress=prog)
+            try:
+                done = importer.import_table(session, SYSTEM, kind, table, mode=mode, progress=prog)
+            except DomainError as exc:
+                if report is not None and exc.code == "import_invalid":
+                    report.write_bytes(importer.error_report(importer.check(session, SYSTEM, kind, table)))
+                    out.print(f"错误报告已写入 {report}")
+                raise
+            if report is not None and done.errors:
+                report.write_bytes(importer.error_report(done))
+                out.print(f"错误报告已写入 {report}")
+    result = importer.summary(done)
     out.print(f"新建 {result['created']},更新 {result['updated']},跳过 {result['skipped']} 行")
 
 

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         default="", description="Key of the keyed hash used for exact search of ID and phone numbers; never rotates "
                                 "with registry_keys; empty = derived from secret_key (dev only)")
     registry_import_max_mb: float = Field(default=100.0, description="Largest registry import file accepted")
+    registry_import_workers: int = Field(
+        default=-1, description="Worker processes that check rows and encrypt numbers of large imports while the "
+                                "main process writes; -1 = one less than the CPU count (at most 4), 0 = none")
+    registry_import_parallel_rows: int = Field(
+        default=20000, description="Files of about this many rows or more use the worker processes")
 
     @property
     def is_sqlite(self) -> bool:

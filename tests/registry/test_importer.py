@@ -95,7 +95,7 @@ def test_missing_required_columns_and_unknown_headers(db, addr):
 def test_chinese_encodings_are_detected(db, addr, encoding, label):
     name = "𠀀三" if encoding == "gb18030" else "张三"  # a character only GB18030 (not GBK) encodes
     t = importer.read_table((HEAD + f"{name},{pid(11)},,,{addr.full}\n").encode(encoding))
-    assert t.encoding == label and t.rows[0][0] == name
+    assert t.encoding == label and next(t.iter_rows())[1][0] == name
 
 
 def test_undecodable_file(db):
@@ -216,3 +216,32 @@ def test_organisations_without_uscc_are_matched_by_name_and_address(db, addr):
     assert res["created"] == 1
     _c, res = run(db, csv.replace(",2\n", ",3\n"), kind="organisation")
     assert (res["created"], res["updated"]) == (0, 1)
+
+
+def test_worker_processes_give_the_same_result_as_checking_in_process(db, addr, monkeypatch):
+    """Large files are checked and sealed by worker processes: same errors, same rows, numbers sealed with the
+    importing process's keys (the worker is forced here with a tiny threshold)."""
+    from civicgrid.config import get_settings
+    from civicgrid.registry import crypto, service
+
+    rows = [f"居民{i},{pid(300 + i)},1380000{i:04d},流动,{addr.full}" for i in range(12)]
+    rows[3] = f"居民3,{pid(303)[:-1]}{'0' if pid(303)[-1] != '0' else '1'},,流动,{addr.full}"  # bad check digit
+    rows[7] = f"居民7,{pid(300)},,流动,{addr.full}"  # the same ID as row 2 of the file
+    data = (HEAD + "\n".join(rows) + "\n").encode()
+    serial = importer.check(db, SYSTEM, "resident", importer.read_table(data))
+    monkeypatch.setenv("CIVICGRID_REGISTRY_IMPORT_PARALLEL_ROWS", "1")
+    monkeypatch.setenv("CIVICGRID_REGISTRY_IMPORT_WORKERS", "1")
+    get_settings.cache_clear()
+    try:
+        table = importer.read_table(data)
+        assert importer.workers_for(table, "resident") == 1
+        done = importer.import_table(db, SYSTEM, "resident", table, mode="valid")
+    finally:
+        get_settings.cache_clear()
+    assert done.errors == serial.errors and len(done.errors) == 2
+    assert (done.created, done.valid) == (10, serial.valid)
+    keyring = crypto.keyring()
+    people = {r.name: r for r in db.scalars(select(Resident).where(Resident.name.like("居民%")))}
+    assert keyring.decrypt(people["居民5"].id_enc, "resident.id_number") == pid(305)
+    assert people["居民5"].id_hash == service.number_hash(pid(305), "id_number")
+    assert keyring.decrypt(people["居民5"].phone_enc, "resident.phone") == "13800000005"

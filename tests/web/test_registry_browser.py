@@ -59,9 +59,19 @@ def test_operator_imports_fixes_reimports_and_finds_people_by_grid(browser, live
     with page.expect_download() as dl:
         page.locator("#error-report").click()
     report = load_workbook(io.BytesIO(open(dl.value.path(), "rb").read()))
+    # all-or-nothing first: the import runs in the background with a progress bar, then is refused whole
+    page.get_by_label("全部正确才导入").check()
+    page.get_by_role("button", name="开始导入").click()
+    expect(page.locator("progress")).to_be_visible()
+    _shot(page, f"registry-import-running-{size}")
+    expect(page.get_by_role("alert")).to_contain_text("没有写入任何数据", timeout=15000)
+    expect(page.get_by_role("alert")).to_contain_text("2 行有错误")
+    expect(page.locator("#error-report")).to_be_visible()
+    _shot(page, f"registry-import-refused-{size}")
+    page.go_back()
     page.get_by_label("只导入正确的").check()
     page.get_by_role("button", name="开始导入").click()
-    expect(page.get_by_role("status")).to_contain_text("新建 2 条")
+    expect(page.get_by_role("status")).to_contain_text("新建 2 条", timeout=15000)
 
     # fix the rows the report names, in the report itself, and upload it again
     ws = report.active
@@ -80,7 +90,7 @@ def test_operator_imports_fixes_reimports_and_finds_people_by_grid(browser, live
     page.get_by_role("button", name="上传并检查").click()
     expect(page.locator(".stats")).to_contain_text("0有错误")
     page.get_by_role("button", name="开始导入").click()
-    expect(page.get_by_role("status")).to_contain_text("新建 2 条")
+    expect(page.get_by_role("status")).to_contain_text("新建 2 条", timeout=15000)
     _shot(page, f"registry-import-done-{size}")
 
     page.goto(live_url + f"/registry/grid?code={grid_code}")

@@ -252,11 +252,14 @@ class Matcher:
     def __init__(self, gazetteer: Gazetteer | None = None) -> None:
         self.gazetteer = gazetteer or Gazetteer()
         self.by_key: dict[str, int] = {}
+        self.by_text: dict[str, int] = {}  # the stored full text → id (-1 when two addresses read the same)
         self.levels: dict[int, Parsed] = {}
         self.blocks: dict[str, list[int]] = defaultdict(list)
 
-    def add(self, address_id: int, p: Parsed) -> None:
+    def add(self, address_id: int, p: Parsed, full: str = "") -> None:
         self.by_key[p.key()] = address_id
+        if full:
+            self.by_text[full] = address_id if self.by_text.get(full, address_id) == address_id else -1
         self.levels[address_id] = p
         for b in self._block_keys(p):
             self.blocks[b].append(address_id)
@@ -281,6 +284,9 @@ class Matcher:
         return keys
 
     def match(self, text: str | Parsed, *, limit: int = 5) -> Match:
+        if isinstance(text, str) and self.by_text.get(text.strip(), -1) >= 0:  # a standard address, as written
+            hit = self.by_text[text.strip()]
+            return Match("exact", hit, 1.0, ((hit, 1.0),), self.levels[hit])
         q = text if isinstance(text, Parsed) else parse(text, self.gazetteer)
         hit = self.by_key.get(q.key())
         if hit is not None:

@@ -16,6 +16,17 @@ from civicgrid.registry.schemas import (FACILITY_KIND_LABELS, FACILITY_STATUS_LA
                                         USE_LABELS, inverse)
 
 
+_INVERSE: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
+
+
+def _inverse(labels: dict[str, str]) -> dict[str, str]:
+    """inverse(labels), computed once per label table (they are module constants)."""
+    hit = _INVERSE.get(id(labels))
+    if hit is None or hit[0] is not labels:
+        hit = _INVERSE[id(labels)] = (labels, inverse(labels))
+    return hit[1]
+
+
 def enum_value(value: Any, labels: dict[str, str], allowed: tuple[str, ...], field: str, what: str,
           errors: dict[str, str], default: str | None = None,
           aliases: dict[str, str] | None = None) -> str | None:
@@ -23,7 +34,7 @@ def enum_value(value: Any, labels: dict[str, str], allowed: tuple[str, ...], fie
     v = (aliases or {}).get(v, v)
     if not v and default is not None:
         return default
-    code = inverse(labels).get(v)
+    code = _inverse(labels).get(v)
     if code not in allowed:
         errors[field] = f"{what}“{v}”无效,应为:" + "、".join(labels[a] for a in allowed)
         return None

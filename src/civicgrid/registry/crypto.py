@@ -35,9 +35,18 @@ class Keyring:
 
     def encrypt(self, plaintext: str, purpose: str) -> str:
         """Encrypt with the current key; `purpose` (e.g. "resident.id_number") is bound as associated data."""
-        nonce = os.urandom(12)
-        ct = self.keys[self.current].encrypt(nonce, plaintext.encode(), purpose.encode())
-        return f"{self.current}${base64.urlsafe_b64encode(nonce + ct).decode().rstrip('=')}"
+        return self.encrypt_many([plaintext], purpose)[0]
+
+    def encrypt_many(self, plaintexts: list[str], purpose: str) -> list[str]:
+        """encrypt() for many values (imports): one call for all the random nonces."""
+        aes, prefix, ad = self.keys[self.current], f"{self.current}$", purpose.encode()
+        nonces = os.urandom(12 * len(plaintexts))
+        out = []
+        for k, text in enumerate(plaintexts):
+            nonce = nonces[12 * k:12 * k + 12]
+            out.append(prefix + base64.urlsafe_b64encode(nonce + aes.encrypt(nonce, text.encode(), ad)).decode()
+                       .rstrip("="))
+        return out
 
     def decrypt(self, stored: str, purpose: str) -> str:
         kid, _, body = stored.partition("$")

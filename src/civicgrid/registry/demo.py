@@ -108,13 +108,11 @@ def build_registry_demo(session: Session, *, residents: int = 20000, seed: int =
             rows.append([_name(rng), number, phone, "流动" if floating else "户籍", full[aid],
                          "租户" if floating else rng.choice(("业主", "家庭成员")), moved.isoformat()])
             lines.append(serial + 1)
-    table = importer.Table(headers, rows, lines, "UTF-8")
+    table = importer.Table.from_rows(headers, rows, lines)
     say("实有人口", 0, len(rows))
-    checked = importer.check(session, actor, "resident", table,
-                             progress=lambda done, total: say("校验实有人口", done, total))
-    dups = [e for e in checked.errors]  # same birth date + origin + sequence can collide: skip those rows
-    result = importer.commit(session, actor, checked, mode="valid",
-                             progress=lambda done, total: say("写入实有人口", done, total))
+    # same birth date + origin + sequence can collide: those rows are skipped (mode "valid")
+    result = importer.summary(importer.import_table(session, actor, "resident", table, mode="valid",
+                                                    progress=lambda done, total: say("写入实有人口", done, total)))
     # 3. organisations, facilities, tags through the per-record services
     n_orgs = max(1, residents // 100)
     depts = list(session.scalars(select(Department.name).where(Department.level == "town")))
@@ -153,9 +151,9 @@ def build_registry_demo(session: Session, *, residents: int = 20000, seed: int =
         tag = ("elderly_alone", "disabled", "veteran", "community_correction", "mental_illness")[k % 5]
         service.add_tag(session, actor, rid, {"tag": tag, "valid_from": today - timedelta(days=30 * (k % 24))})
     say("完成", 1, 1)
-    return {"residents": result["created"], "updated": result["updated"], "skipped": len(dups),
-            "addresses": len(set(address_ids)), "organisations": n_orgs, "facilities": n_fac, "buildings": buildings,
-            "seconds": time.perf_counter() - t0}
+    return {"residents": result["created"], "updated": result["updated"], "skipped": result["skipped"],
+            "addresses": len(set(address_ids)), "organisations": n_orgs, "facilities": n_fac,
+            "buildings": buildings, "seconds": time.perf_counter() - t0}
 
 
 def _fill_buildings(session: Session, actor: Any, rng: random.Random) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from operator import mul
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
@@ -40,14 +41,15 @@ class IdInfo:
 
 def normalise_id(raw: str) -> str:
     """Strip blanks, make full-width characters half-width and the check letter upper case."""
-    s = "".join(str(raw or "").split())
-    s = s.translate(_HALF_WIDTH)
+    s = str(raw or "")
+    if not s.isascii() or not s.isalnum():  # the usual clean value skips the work
+        s = "".join(s.split()).translate(_HALF_WIDTH)
     return s.upper()
 
 
 def id_check_char(first17: str) -> str:
     """The MOD 11-2 check character of the first 17 digits."""
-    return ID_CHECK[sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS)) % 11]
+    return ID_CHECK[sum(map(mul, map(int, first17), ID_WEIGHTS)) % 11]
 
 
 def parse_id_number(raw: str, *, today: date) -> IdInfo:

@@ -10,32 +10,44 @@ addresses outside the importer's scope.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import logging
+import multiprocessing
+import os
+import re
 import secrets
-from collections.abc import Callable
+import threading
+import time
+import zipfile
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import PatternFill
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from civicgrid import clock
+from civicgrid import bulk, clock
 from civicgrid.access.policy import Action, Actor, in_scope, require
 from civicgrid.access.service import audit
 from civicgrid.config import get_settings
-from civicgrid.errors import BadInput, NotFound
-from civicgrid.office import style_header, to_bytes
+from civicgrid.errors import BadInput, Conflict, DomainError, NotFound
+from civicgrid.office import streamed_header, style_header, to_bytes
 from civicgrid.registry import service
 from civicgrid.registry.checks import CHECKS
 from civicgrid.registry.models import Address, Dwelling, RegistryChange, Residence, Resident
 
 Progress = Callable[[int, int], None]
+log = logging.getLogger("civicgrid.registry.import")
 
 # kind → [(field, header, aliases, required)]
 FIELDS: dict[str, list[tuple[str, str, tuple[str, ...], bool]]] = {
@@ -74,13 +86,29 @@ REPORT_COLUMNS = ("原行号", "错误说明")  # columns our error report adds;
 CHUNK = 5000
 
 
-@dataclass
 class Table:
-    headers: list[str]
-    rows: list[list[Any]]  # data rows, values as read
-    line_numbers: list[int]  # the row number the user sees in the file for each data row
-    encoding: str
-    formula_cells: dict[int, set[int]] = field(default_factory=dict)  # data row index → column indexes
+    """The rows of an uploaded file, read as a stream: `iter_rows()` yields (line, values, formula columns) one row
+    at a time, so a million-row file never lives in memory as Python objects. Built by `read_table`, or from rows
+    already in memory with `Table.from_rows` (demo data, tests)."""
+
+    def __init__(self, headers: list[str], encoding: str, source: Callable[[], Iterator[Row]],
+                 estimate: int = 0) -> None:
+        self.headers = headers
+        self.encoding = encoding
+        self._source = source
+        self.estimate = estimate  # about how many data rows (for progress bars; never used to decide anything)
+
+    def iter_rows(self) -> Iterator[Row]:
+        return self._source()
+
+    @classmethod
+    def from_rows(cls, headers: list[str], rows: list[list[Any]], lines: list[int] | None = None,
+                  encoding: str = "UTF-8") -> Table:
+        numbered = list(zip(lines or range(2, len(rows) + 2), rows))
+        return cls(headers, encoding, lambda: ((n, r, frozenset()) for n, r in numbered), len(rows))
+
+
+Row = tuple[int, list[Any], "frozenset[int] | set[int]"]  # line the user sees, values, formula column indexes
 
 
 def _norm_header(h: Any) -> str:
@@ -89,7 +117,7 @@ def _norm_header(h: Any) -> str:
 
 
 def read_table(data: bytes, filename: str = "") -> Table:
-    """Rows of a CSV or XLSX file; refuses empty, oversized, undecodable and merged-cell files."""
+    """A streaming reader over a CSV or XLSX file; refuses empty, oversized, undecodable and merged-cell files."""
     limit = get_settings().registry_import_max_mb * 1024 * 1024
     if len(data) > limit:
         raise BadInput("file_too_large", f"文件超过 {get_settings().registry_import_max_mb:g} MB,请拆分后分批导入",
@@ -102,75 +130,100 @@ def read_table(data: bytes, filename: str = "") -> Table:
         table = _read_csv(data)
     if not any(table.headers):
         raise BadInput("empty_file", "文件没有表头行", "No header row")
-    if not table.rows:
+    if next(table.iter_rows(), None) is None:
         raise BadInput("empty_file", "文件只有表头,没有数据行", "No data rows")
     return table
 
 
-def _decode(data: bytes) -> tuple[str, str]:
+def _encoding(data: bytes) -> tuple[str, str]:
+    """(codec, label) of the file: UTF-8 (with or without BOM), else GBK, else GB18030."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "UTF-8"
+        codec, label = "utf-8-sig", "UTF-8"
+    else:
+        codec, label = "utf-8", "UTF-8"
     try:
-        return data.decode("utf-8"), "UTF-8"
+        codecs.getincrementaldecoder(codec)().decode(data, final=True)  # validates without keeping the text
+        return codec, label
     except UnicodeDecodeError:
         pass
-    try:
-        text = data.decode("gb18030")
+    for codec, label in (("gbk", "GBK"), ("gb18030", "GB18030")):
         try:
-            data.decode("gbk")
-            return text, "GBK"
+            codecs.getincrementaldecoder(codec)().decode(data, final=True)
+            return codec, label
         except UnicodeDecodeError:
-            return text, "GB18030"
-    except UnicodeDecodeError:
-        raise BadInput("bad_encoding", "无法识别文件编码:请另存为 UTF-8 或 GBK 编码的 CSV,或 XLSX",
-                       "Encoding is neither UTF-8 nor GB18030") from None
+            continue
+    raise BadInput("bad_encoding", "无法识别文件编码:请另存为 UTF-8 或 GBK 编码的 CSV,或 XLSX",
+                   "Encoding is neither UTF-8 nor GB18030")
 
 
 def _read_csv(data: bytes) -> Table:
-    text, encoding = _decode(data)
-    if "\x00" in text[:4096]:
+    codec, encoding = _encoding(data)
+    sample = data[:8192].decode(codec, errors="ignore")
+    if "\x00" in sample[:4096]:
         raise BadInput("bad_encoding", "文件不是文本 CSV(可能是 UTF-16 或二进制文件),请另存为 UTF-8 CSV 或 XLSX",
                        "NUL bytes in CSV")
-    sample = text[:4096]
-    delim = max((",", "\t", ";"), key=sample.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delim)
-    headers = [str(h).strip() for h in next(reader, [])]
-    rows, lines, formulas = [], [], {}
-    for n, row in enumerate(reader, start=2):
-        if not any(c.strip() for c in row):
-            continue
-        f = {i for i, c in enumerate(row) if c.startswith("=")}
-        if f:
-            formulas[len(rows)] = f
-        rows.append(row)
-        lines.append(n)
-    return Table(headers, rows, lines, encoding, formulas)
+    delim = max((",", "\t", ";"), key=sample[:4096].count)
+
+    def reader() -> csv.Reader:  # type: ignore[name-defined]
+        return csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline=""), delimiter=delim)
+
+    headers = [str(h).strip() for h in next(reader(), [])]
+
+    def rows() -> Iterator[Row]:
+        it = reader()
+        next(it, None)
+        for n, row in enumerate(it, start=2):
+            if not any(c.strip() for c in row):
+                continue
+            yield n, row, ({i for i, c in enumerate(row) if c.startswith("=")}
+                           if "\x1f=" in "\x1f" + "\x1f".join(row) else frozenset())
+
+    return Table(headers, encoding, rows, max(0, data.count(b"\n") - 1))
+
+
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
+
+
+def _merged_ranges(data: bytes, sheet_path: str) -> list[str]:
+    """Merged ranges of a sheet, read from its XML in blocks (openpyxl's streaming mode does not report them)."""
+    out: list[str] = []
+    with zipfile.ZipFile(io.BytesIO(data)) as z, z.open(sheet_path) as f:
+        tail = b""
+        while block := f.read(1 << 20):
+            buf = tail + block
+            out.extend(m.decode() for m in _MERGE.findall(buf))
+            tail = buf[-200:]  # a tag cut by the block boundary is found whole next time (duplicates dropped)
+    return list(dict.fromkeys(out))
 
 
 def _read_xlsx(data: bytes) -> Table:
     try:
-        wb = load_workbook(io.BytesIO(data), data_only=False)
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        ws = wb.worksheets[0]
+        merged = _merged_ranges(data, ws._worksheet_path)  # type: ignore[union-attr]
     except Exception:
         raise BadInput("bad_file", "无法读取文件:请上传 .xlsx 或 .csv 文件", "Not a readable XLSX file") from None
-    ws = wb.worksheets[0]
-    merged = [str(r) for r in ws.merged_cells.ranges]
     if merged:
         raise BadInput("merged_cells", f"表格含有合并单元格({'、'.join(merged[:5])}),请取消合并并在每行填写完整后再导入",
                        f"Merged cells: {merged[:5]}", extra={"ranges": merged})
-    it = ws.iter_rows()
-    header_cells = next(it, ())
-    headers = [str(c.value).strip() if c.value is not None else "" for c in header_cells]
-    rows, lines, formulas = [], [], {}
-    for cells in it:
-        values = [c.value for c in cells]
-        if all(v in (None, "") for v in values):
-            continue
-        f = {i for i, c in enumerate(cells) if c.data_type == "f"}
-        if f:
-            formulas[len(rows)] = f
-        rows.append(["" if v is None else v for v in values])
-        lines.append(cells[0].row)
-    return Table(headers, rows, lines, "XLSX", formulas)
+    first = next(ws.iter_rows(max_row=1), ())
+    headers = [str(c.value).strip() if c.value is not None else "" for c in first]
+    estimate = max(0, (ws.max_row or 1) - 1)
+    wb.close()
+
+    def rows() -> Iterator[Row]:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        try:
+            for n, cells in enumerate(book.worksheets[0].iter_rows(min_row=2), start=2):
+                values = [getattr(c, "value", None) for c in cells]
+                if all(v in (None, "") for v in values):
+                    continue
+                yield n, ["" if v is None else v for v in values], {
+                    i for i, c in enumerate(cells) if getattr(c, "data_type", None) == "f"}
+        finally:
+            book.close()
+
+    return Table(headers, "XLSX", rows, estimate)
 
 
 def guess_mapping(kind: str, headers: list[str]) -> dict[str, str]:
@@ -192,155 +245,284 @@ def guess_mapping(kind: str, headers: list[str]) -> dict[str, str]:
     return out
 
 
+ERROR_LIMIT = 100_000  # errors kept for the report; rows beyond are counted, not listed
+
+
 @dataclass
 class Checked:
+    """What a pass over a file found: counts, the errors (first ERROR_LIMIT) and the first rows for the preview."""
+
     kind: str
     table: Table
     mapping: dict[str, str]
     unknown: list[str]
-    clean: list[dict[str, Any] | None]  # None for rows with errors
-    errors: list[dict[str, Any]]  # {"row", "column", "field", "message"}
+    errors: list[dict[str, Any]] = field(default_factory=list)  # {"row", "column", "field", "message"}
+    total: int = 0
+    valid: int = 0
+    error_rows: int = 0
+    sample: list[list[Any]] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
 
-    @property
-    def valid(self) -> int:
-        return sum(1 for c in self.clean if c is not None)
+
+Prepared = tuple[int, dict[str, Any], dict[str, str]]  # line, cleaned values, {field: problem}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the per-row checks need (picklable, so worker processes can run them)."""
+
+    kind: str
+    col_of: dict[str, int]
+    field_of_column: dict[int, str]
+    today: date
+
+
+def prepare(spec: Spec, chunk: list[Row]) -> list[Prepared]:
+    """The row checks that need no database: values by field, formulas refused, the kind's own checks; for
+    residents the personal numbers of good rows are sealed here too (the costly part, done in parallel)."""
+    out: list[Prepared] = []
+    run = CHECKS.get(spec.kind)
+    for line, row, formulas in chunk:
+        values = {f: (row[c] if c < len(row) else "") for f, c in spec.col_of.items()}
+        errs: dict[str, str] = {}
+        for c in formulas:  # formulas are never evaluated or stored
+            f = spec.field_of_column.get(c)
+            if f:
+                errs[f] = "单元格是公式,请改为直接填写数值"
+        if spec.kind == "address":
+            clean: dict[str, Any] = {"levels": values}
+            for f in ("lon", "lat"):
+                try:
+                    clean[f] = float(values[f]) if values.get(f) not in (None, "") else None
+                except (TypeError, ValueError):
+                    errs[f] = f"“{values[f]}”不是数字"
+        else:
+            clean, e = run(values, today=spec.today)  # type: ignore[misc]
+            errs.update({k: v for k, v in e.items() if k not in errs})
+        out.append((line, clean, errs))
+    if spec.kind == "resident":
+        good = [c for _l, c, e in out if not e]
+        for c, ids, phone in zip(good, service.seal_many([c["id_number"] for c in good], "resident.id_number"),
+                                 service.seal_many([c.get("phone") for c in good], "resident.phone")):
+            c["_sealed"] = (ids, phone)
+    return out
+
+
+class _Pass:
+    """One pass over a file: checks chunk by chunk (so memory stays flat), remembering only what spans chunks:
+    the keys seen (duplicates inside the file), address matches and the scope of matched addresses."""
+
+    def __init__(self, session: Session, actor: Actor, kind: str, table: Table,
+                 mapping: dict[str, str] | None) -> None:
+        if kind not in FIELDS:
+            raise NotFound("import kind", f"不支持的导入类型:{kind}")
+        require(actor, Action.REGISTRY_IMPORT)
+        self.session, self.actor, self.kind, self.table = session, actor, kind, table
+        self.fields = {f: (h, req) for f, h, _a, req in FIELDS[kind]}
+        mapping = {h: f for h, f in (mapping or guess_mapping(kind, table.headers)).items()
+                   if f in self.fields and h in table.headers}
+        dup = [f for f in set(mapping.values()) if list(mapping.values()).count(f) > 1]
+        if dup:
+            raise BadInput("mapping_duplicate", "多个列对应了同一字段:" + "、".join(self.fields[f][0] for f in dup),
+                           f"Several columns map to {dup}")
+        missing = [self.fields[f][0] for f, (_h, req) in self.fields.items() if req and f not in mapping.values()]
+        if missing:
+            raise BadInput("missing_columns", f"缺少必需的列:{'、'.join(missing)}(可在“列对应”中指定)",
+                           f"Missing required columns: {missing}", extra={"missing": missing})
+        unknown = [h for h in table.headers if h and h not in mapping and h not in REPORT_COLUMNS]
+        self.result = Checked(kind, table, mapping, unknown)
+        self.col_of = {f: table.headers.index(h) for h, f in mapping.items()}
+        self.header_of = {f: h for h, f in mapping.items()}
+        self.spec = Spec(kind, self.col_of, {i: mapping[h] for i, h in enumerate(table.headers) if h in mapping},
+                         clock.today())
+        self.matcher = service.matcher(session)
+        self.seen: dict[str, int] = {}
+        self.matches: dict[str, Any] = {}  # address text → match (people of one dwelling share it)
+        self.paths: dict[int, str] = {}  # address id → region path
+        self.scopes = actor.scope_paths(Action.REGISTRY_IMPORT)
+
+    def chunks(self, size: int = CHUNK) -> Iterator[list[Row]]:
+        chunk: list[Row] = []
+        for row in self.table.iter_rows():
+            if len(self.result.sample) < 20:
+                self.result.sample.append(row[1])
+            chunk.append(row)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def error(self, line: int, f: str, msg: str) -> None:
+        if len(self.result.errors) < ERROR_LIMIT:
+            self.result.errors.append({"row": line, "column": self.header_of.get(f, self.fields.get(f, ("",))[0]),
+                                       "field": f, "message": msg})
+
+    def check(self, chunk: list[Row], prepared: list[Prepared] | None = None) -> list[dict[str, Any]]:
+        """The chunk's good rows, cleaned; its bad rows become errors. `prepared`: the chunk's row checks already
+        done (by a worker process); otherwise they run here."""
+        kind, session = self.kind, self.session
+        if prepared is None:
+            prepared = prepare(self.spec, chunk)
+        checked: list[tuple[int, dict[str, Any] | None, dict[str, str]]] = []
+        for line, out, errs in prepared:
+            if kind == "address":
+                p, village, e = service.check_address(session, out["levels"])
+                out["key"] = p.key()
+                errs.update({k: v for k, v in e.items() if k not in errs})
+                if village is not None and not in_scope(self.actor, village, Action.REGISTRY_IMPORT):
+                    errs["village"] = "该村(社区)不在您的管辖范围内"
+            key = {"resident": out.get("id_number"), "organisation": out.get("uscc"), "facility": out.get("code"),
+                   "address": out.get("key"), "dwelling": None}[kind]
+            if key:
+                if key in self.seen:
+                    f = {"resident": "id_number", "organisation": "uscc", "facility": "code", "address": "road"}[kind]
+                    errs.setdefault(f, f"与第 {self.seen[key]} 行重复")
+                else:
+                    self.seen[key] = line
+            if kind in ("resident", "dwelling", "organisation") or (kind == "facility" and out.get("address")):
+                text = out.get("address") or ""
+                if text and "address" not in errs:
+                    mm = self.matches.get(text)
+                    if mm is None:
+                        mm = self.matches[text] = self.matcher.match(text)
+                    if mm.address_id is None:
+                        cands = [self.matcher.levels[a].display() for a, _ in mm.candidates[:2]]
+                        errs["address"] = ("地址不能唯一确定" if mm.status == "unsure" else "地址未匹配到标准地址") + (
+                            f",可能是:{'、'.join(cands)}" if cands else "")
+                    else:
+                        out["address_id"] = mm.address_id
+                        out["_match"] = mm.status
+            checked.append((line, None if errs else out, errs))
+        self._scope(checked)
+        good = []
+        for line, out, errs in checked:
+            self.result.total += 1
+            if errs:
+                self.result.error_rows += 1
+                for f, msg in errs.items():
+                    self.error(line, f, msg)
+            else:
+                assert out is not None
+                good.append(out)
+        self.result.valid += len(good)
+        return good
+
+    def _scope(self, checked: list[tuple[int, dict[str, Any] | None, dict[str, str]]]) -> None:
+        """Rows whose address lies outside the importer's scope become errors."""
+        need = list({c["address_id"] for _l, c, _e in checked if c and c.get("address_id")} - self.paths.keys())
+        for k in range(0, len(need), 900):
+            self.paths.update(self.session.execute(select(Address.id, Address.region_path)
+                                                   .where(Address.id.in_(need[k:k + 900]))).all())
+        for n, (line, c, errs) in enumerate(checked):
+            if c and c.get("address_id") and not any(self.paths[c["address_id"]].startswith(p) for p in self.scopes):
+                checked[n] = (line, None, {"address": "该地址不在您的管辖范围内"})
+
+
+def _init_worker(keys: tuple[str, str, str]) -> None:
+    """A worker process seals with the same keys as the process that started it."""
+    os.environ["CIVICGRID_REGISTRY_KEYS"], os.environ["CIVICGRID_REGISTRY_HASH_KEY"], \
+        os.environ["CIVICGRID_SECRET_KEY"] = keys
+    get_settings.cache_clear()
+
+
+def workers_for(table: Table, kind: str) -> int:
+    """How many worker processes an import of this file uses (0: checks run in the importing process)."""
+    s = get_settings()
+    if kind != "resident" or table.estimate < s.registry_import_parallel_rows:
+        return 0
+    n = s.registry_import_workers
+    return max(0, min(4, (os.cpu_count() or 1) - 1) if n < 0 else n)
+
+
+def _stream(p: _Pass) -> Iterator[tuple[list[Row], list[Prepared] | None]]:
+    """The file's chunks with their row checks: done here, or for large files by worker processes a few chunks
+    ahead of the writer (the order of rows, and so every result, is the same either way)."""
+    workers = workers_for(p.table, p.kind)
+    if not workers:
+        for chunk in p.chunks():
+            yield chunk, None
+        return
+    s = get_settings()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                             initargs=((s.registry_keys, s.registry_hash_key, s.secret_key),)) as pool:
+        ahead: deque[tuple[list[Row], Future[list[Prepared]]]] = deque()
+        for chunk in p.chunks():
+            ahead.append((chunk, pool.submit(prepare, p.spec, chunk)))
+            if len(ahead) > workers + 1:
+                c, f = ahead.popleft()
+                yield c, f.result()
+        while ahead:
+            c, f = ahead.popleft()
+            yield c, f.result()
 
 
 def check(session: Session, actor: Actor, kind: str, table: Table, mapping: dict[str, str] | None = None,
           progress: Progress | None = None) -> Checked:
-    """Validate every row; file-level problems (missing columns) raise, row problems are listed."""
-    if kind not in FIELDS:
-        raise NotFound("import kind", f"不支持的导入类型:{kind}")
-    require(actor, Action.REGISTRY_IMPORT)
-    fields = {f: (h, req) for f, h, _a, req in FIELDS[kind]}
-    mapping = {h: f for h, f in (mapping or guess_mapping(kind, table.headers)).items()
-               if f in fields and h in table.headers}
-    dup = [f for f in set(mapping.values()) if list(mapping.values()).count(f) > 1]
-    if dup:
-        raise BadInput("mapping_duplicate", "多个列对应了同一字段:" + "、".join(fields[f][0] for f in dup),
-                       f"Several columns map to {dup}")
-    missing = [fields[f][0] for f, (_h, req) in fields.items() if req and f not in mapping.values()]
-    if missing:
-        raise BadInput("missing_columns", f"缺少必需的列:{'、'.join(missing)}(可在“列对应”中指定)",
-                       f"Missing required columns: {missing}", extra={"missing": missing})
-    unknown = [h for h in table.headers if h and h not in mapping and h not in REPORT_COLUMNS]
-    col_of = {f: table.headers.index(h) for h, f in mapping.items()}
-    header_of = {f: h for h, f in mapping.items()}
-    today = clock.today()
-    run = CHECKS.get(kind)
-    m = service.matcher(session)
-    seen: dict[str, int] = {}
-    matches: dict[str, Any] = {}  # address text → match (people of one dwelling share it)
-    clean: list[dict[str, Any] | None] = []
-    errors: list[dict[str, Any]] = []
-    total = len(table.rows)
-    for i, row in enumerate(table.rows):
-        line = table.line_numbers[i]
-        values = {f: (row[c] if c < len(row) else "") for f, c in col_of.items()}
-        errs: dict[str, str] = {}
-        for c in table.formula_cells.get(i, ()):  # formulas are never evaluated or stored
-            f = mapping.get(table.headers[c] if c < len(table.headers) else "")
-            if f:
-                errs[f] = "单元格是公式,请改为直接填写数值"
-        if kind == "address":
-            p, village, e = service.check_address(session, values)
-            out: dict[str, Any] = {"levels": values, "key": p.key()}
-            errs.update({k: v for k, v in e.items() if k not in errs})
-            for f in ("lon", "lat"):
-                try:
-                    out[f] = float(values[f]) if values.get(f) not in (None, "") else None
-                except (TypeError, ValueError):
-                    errs[f] = f"“{values[f]}”不是数字"
-            if village is not None and not in_scope(actor, village, Action.REGISTRY_IMPORT):
-                errs["village"] = "该村(社区)不在您的管辖范围内"
-        else:
-            out, e = run(values, today=today)  # type: ignore[misc]
-            errs.update({k: v for k, v in e.items() if k not in errs})
-        key = {"resident": out.get("id_number"), "organisation": out.get("uscc"), "facility": out.get("code"),
-               "address": out.get("key"), "dwelling": None}[kind]
-        if key:
-            if key in seen:
-                f = {"resident": "id_number", "organisation": "uscc", "facility": "code", "address": "road"}[kind]
-                errs.setdefault(f, f"与第 {seen[key]} 行重复")
-            else:
-                seen[key] = line
-        if kind in ("resident", "dwelling", "organisation") or (kind == "facility" and out.get("address")):
-            text = out.get("address") or ""
-            if text and "address" not in errs:
-                mm = matches.get(text)
-                if mm is None:
-                    mm = matches[text] = m.match(text)
-                if mm.address_id is None:
-                    cands = [m.levels[a].display() for a, _ in mm.candidates[:2]]
-                    errs["address"] = ("地址不能唯一确定" if mm.status == "unsure" else "地址未匹配到标准地址") + (
-                        f",可能是:{'、'.join(cands)}" if cands else "")
-                else:
-                    out["address_id"] = mm.address_id
-                    out["_match"] = mm.status
-        if errs:
-            for f, msg in errs.items():
-                errors.append({"row": line, "column": header_of.get(f, fields.get(f, ("",))[0]), "field": f,
-                               "message": msg})
-            clean.append(None)
-        else:
-            clean.append(out)
-        if progress and (i % 1000 == 0 or i == total - 1):
-            progress(i + 1, total)
-    _check_scope(session, actor, clean, errors, table, header_of)
-    return Checked(kind, table, mapping, unknown, clean, errors)
-
-
-def _check_scope(session: Session, actor: Actor, clean: list[dict[str, Any] | None], errors: list[dict[str, Any]],
-                 table: Table, header_of: dict[str, str]) -> None:
-    """Rows whose address lies outside the importer's scope become errors."""
-    ids = {c["address_id"] for c in clean if c and c.get("address_id")}
-    if not ids:
-        return
-    paths: dict[int, str] = {}
-    id_list = list(ids)
-    for k in range(0, len(id_list), 900):
-        paths.update(session.execute(select(Address.id, Address.region_path)
-                                     .where(Address.id.in_(id_list[k:k + 900]))).all())
-    scopes = actor.scope_paths(Action.REGISTRY_IMPORT)
-    for i, c in enumerate(clean):
-        if c and c.get("address_id") and not any(paths[c["address_id"]].startswith(p) for p in scopes):
-            errors.append({"row": table.line_numbers[i], "column": header_of.get("address", "地址"),
-                           "field": "address", "message": "该地址不在您的管辖范围内"})
-            clean[i] = None
+    """Validate every row without writing (the wizard's preview); file-level problems (missing columns) raise."""
+    p = _Pass(session, actor, kind, table, mapping)
+    for chunk, prepared in _stream(p):
+        p.check(chunk, prepared)
+        if progress:
+            progress(p.result.total, max(table.estimate, p.result.total))
+    return p.result
 
 
 # ---------------------------------------------------------------------------------------------
 # writing
 
 
-def commit(session: Session, actor: Actor, checked: Checked, *, mode: str = "all",
-           progress: Progress | None = None) -> dict[str, Any]:
-    """Write the checked rows: mode 'all' refuses the whole file if any row is bad; 'valid' writes the good ones.
+def import_table(session: Session, actor: Actor, kind: str, table: Table, mapping: dict[str, str] | None = None,
+                 *, mode: str = "all", progress: Progress | None = None) -> Checked:
+    """Check and write a file in one streaming pass, chunk by chunk.
 
-    Writes run in a savepoint, so a failure part-way leaves the registry exactly as it was."""
+    mode 'all' writes nothing unless every row is valid: chunks are written as they pass, in a savepoint that is
+    rolled back (the registry exactly as it was) and the import refused with every error once a bad row shows;
+    mode 'valid' writes the good rows and reports the bad ones."""
     if mode not in ("all", "valid"):
         raise BadInput("bad_mode", "导入方式应为“全部成功才导入”或“只导入正确的行”", "mode must be all or valid")
-    kind = checked.kind
-    if checked.errors and mode == "all":
-        raise BadInput("import_invalid", f"{KIND_LABELS[kind]}导入未执行:{len({e['row'] for e in checked.errors})} "
-                       f"行有错误,请下载错误报告修正后重试", "Import refused: rows with errors; nothing was written",
-                       extra={"errors": checked.errors[:500], "error_rows": len({e['row'] for e in checked.errors})})
-    rows = [c for c in checked.clean if c is not None]
-    with session.begin_nested():
-        if kind == "resident":
-            created, updated = _write_residents(session, actor, rows, progress)
-        else:
-            created, updated = _write_each(session, actor, kind, rows, progress)
-    result = {"created": created, "updated": updated, "skipped": len(checked.clean) - len(rows),
-              "error_rows": len({e["row"] for e in checked.errors})}
-    audit(session, actor, "registry.import", kind, None, result)
-    return result
+    p = _Pass(session, actor, kind, table, mapping)
+    r = p.result
+    try:
+        with session.begin_nested():
+            for chunk, prepared in _stream(p):
+                good = p.check(chunk, prepared)
+                if mode == "valid" or not r.error_rows:
+                    if kind == "resident":
+                        c, u = _write_residents(session, actor, good)
+                    else:
+                        c, u = _write_each(session, actor, kind, good)
+                    r.created += c
+                    r.updated += u
+                if progress:
+                    progress(r.total, max(table.estimate, r.total))
+            if r.error_rows and mode == "all":
+                raise BadInput("import_invalid", f"{KIND_LABELS[kind]}导入未执行:{r.error_rows} 行有错误,"
+                               "请下载错误报告修正后重试", "Import refused: rows with errors; nothing was written",
+                               extra={"errors": r.errors[:500], "error_rows": r.error_rows})
+    except BaseException:
+        service.forget_caches(session)  # addresses or buildings made in the rolled-back savepoint are gone
+        raise
+    audit(session, actor, "registry.import", kind, None, summary(r))
+    return r
 
 
-def _write_each(session: Session, actor: Actor, kind: str, rows: list[dict[str, Any]],
-                progress: Progress | None) -> tuple[int, int]:
+def summary(r: Checked) -> dict[str, Any]:
+    """What an import did, for the page, the API and the audit log."""
+    return {"created": r.created, "updated": r.updated, "skipped": r.error_rows, "error_rows": r.error_rows}
+
+
+def commit(session: Session, actor: Actor, checked: Checked, *, mode: str = "all",
+           progress: Progress | None = None) -> dict[str, Any]:
+    """Write a file that `check` has seen (checked again while writing, so nothing changed in between slips in)."""
+    return summary(import_table(session, actor, checked.kind, checked.table, checked.mapping, mode=mode,
+                                progress=progress))
+
+
+def _write_each(session: Session, actor: Actor, kind: str, rows: list[dict[str, Any]]) -> tuple[int, int]:
     created = updated = 0
-    for n, r in enumerate(rows):
+    for r in rows:
         if kind == "address":
             _a, new = service.ensure_address(session, actor, r["levels"], lon=r.get("lon"), lat=r.get("lat"))
         elif kind == "dwelling":
@@ -363,74 +545,62 @@ def _write_each(session: Session, actor: Actor, kind: str, rows: list[dict[str, 
             new = existing is None
         created += new
         updated += not new
-        if progress and (n % 500 == 0 or n == len(rows) - 1):
-            progress(n + 1, len(rows))
     return created, updated
 
 
-def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]],
-                     progress: Progress | None) -> tuple[int, int]:
-    """Bulk insert new residents (with their dwellings and residences), update existing ones by ID number."""
-    created = updated = 0
+RESIDENT_COLUMNS = ("id", "name", "id_enc", "id_hash", "id_masked", "phone_enc", "phone_hash", "phone_masked",
+                    "birth_date", "sex", "origin_code", "household", "dwelling_id", "grid_id", "region_path",
+                    "created_at", "updated_at")
+
+
+def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """One chunk: new residents (with their residences and a history entry each) written in bulk through the
+    driver; residents already registered (same ID number) updated, and moved when their dwelling changed."""
+    if not rows:
+        return 0, 0
     now = clock.now()
-    for k in range(0, len(rows), CHUNK):
-        chunk = rows[k:k + CHUNK]
-        sealed = []
-        for r in chunk:
-            id_enc, id_hash, id_mask = service.seal(r["id_number"], "resident.id_number")
-            ph = service.seal(r.get("phone"), "resident.phone")
-            sealed.append((r, id_enc, id_hash, id_mask, ph))
-        hashes = [s[2] for s in sealed]
-        existing = dict(session.execute(select(Resident.id_hash, Resident.id)
-                                        .where(Resident.id_hash.in_(hashes))).all())
-        addr_ids = list({r["address_id"] for r in chunk})
-        addrs = {a.id: a for a in session.scalars(select(Address).where(Address.id.in_(addr_ids)))}
-        dwell = dict(session.execute(select(Dwelling.address_id, Dwelling.id)
-                                     .where(Dwelling.address_id.in_(addr_ids))).all())
-        missing = [a for a in addr_ids if a not in dwell]
-        if missing:
-            uses = {r["address_id"]: ("rented" if r["household"] == "floating" else "owner_occupied") for r in chunk}
-            session.execute(insert(Dwelling.__table__), [
-                {"address_id": a, "use": uses[a], "structure": "other", "grid_id": addrs[a].grid_id,
-                 "region_path": addrs[a].region_path, "owner_name": "", "owner_phone_masked": "",
-                 "building_id": service.building_of(session, actor, addrs[a]),
-                 "inspection_status": "not_inspected", "created_at": now, "updated_at": now} for a in missing])
-            dwell.update(session.execute(select(Dwelling.address_id, Dwelling.id)
-                                         .where(Dwelling.address_id.in_(missing))).all())
-        new_rows, res_rows = [], []
-        for r, id_enc, id_hash, id_mask, (ph_enc, ph_hash, ph_mask) in sealed:
-            if id_hash in existing:
-                service.update_resident(session, actor, existing[id_hash],
-                                        {"name": r["name"], "phone": r.get("phone") or None,
-                                         "household": r["household"]})
-                res = session.get(Resident, existing[id_hash])
-                if res is not None and res.dwelling_id != dwell[r["address_id"]]:
-                    service._move(session, actor, res, session.get(Dwelling, dwell[r["address_id"]]),  # type: ignore[arg-type]
-                                  r["relation"], max(r["moved_in"], _last_move_in(session, res.id)))
-                updated += 1
-                continue
-            a = addrs[r["address_id"]]
-            new_rows.append({"name": r["name"], "id_enc": id_enc, "id_hash": id_hash, "id_masked": id_mask,
-                             "phone_enc": ph_enc, "phone_hash": ph_hash, "phone_masked": ph_mask,
-                             "birth_date": r["birth_date"], "sex": r["sex"], "origin_code": r["origin_code"],
-                             "household": r["household"], "dwelling_id": dwell[a.id], "grid_id": a.grid_id,
-                             "region_path": a.region_path, "created_at": now, "updated_at": now})
-            res_rows.append((dwell[a.id], r["relation"], r["moved_in"]))
-        if new_rows:
-            # plain executemany (RETURNING over many rows is slow to splice), then the ids by their unique hash
-            session.execute(insert(Resident.__table__), new_rows)
-            by_hash = dict(session.execute(select(Resident.id_hash, Resident.id).where(
-                Resident.id_hash.in_([r["id_hash"] for r in new_rows]))).all())
-            ids = [by_hash[r["id_hash"]] for r in new_rows]
-            session.execute(insert(Residence.__table__), [{"resident_id": rid, "dwelling_id": d, "relation": rel,
-                                                 "moved_in": mi} for rid, (d, rel, mi) in zip(ids, res_rows)])
-            session.execute(insert(RegistryChange.__table__), [
-                {"entity": "resident", "entity_id": rid, "at": now, "actor_id": actor.user_id or None,
-                 "actor_name": actor.display_name, "action": "import", "changes": {}} for rid in ids])
-            created += len(ids)
-        if progress:
-            progress(min(k + CHUNK, len(rows)), len(rows))
-    return created, updated
+    sealed = [(r, *r["_sealed"]) for r in rows]
+    existing = dict(session.execute(select(Resident.id_hash, Resident.id)
+                                    .where(Resident.id_hash.in_([s[1][1] for s in sealed]))).all())
+    uses = {r["address_id"]: ("rented" if r["household"] == "floating" else "owner_occupied") for r in rows}
+    dwell, place = service.dwellings_for(session, actor, uses)
+    updated = 0
+    new = []
+    for r, ids, phone in sealed:
+        if ids[1] in existing:
+            _update_resident(session, actor, existing[ids[1]], r, dwell[r["address_id"]])
+            updated += 1
+        else:
+            new.append((r, ids, phone))
+    if new:
+        session.flush()
+        keys = bulk.reserve_ids(session, Resident.__table__, len(new))
+        res_keys = bulk.reserve_ids(session, Residence.__table__, len(new))
+        change_keys = bulk.reserve_ids(session, RegistryChange.__table__, len(new))
+        people, stays, history = [], [], []
+        uid, uname = actor.user_id or None, actor.display_name
+        for k, (r, (id_enc, id_hash, id_mask), (ph_enc, ph_hash, ph_mask)) in enumerate(new):
+            d = dwell[r["address_id"]]
+            grid_id, path = place[r["address_id"]]
+            people.append((keys[k], r["name"], id_enc, id_hash, id_mask, ph_enc, ph_hash, ph_mask, r["birth_date"],
+                           r["sex"], r["origin_code"], r["household"], d, grid_id, path, now, now))
+            stays.append((res_keys[k], keys[k], d, r["relation"], r["moved_in"]))
+            history.append((change_keys[k], "resident", keys[k], now, uid, uname, "import", {}))
+        bulk.insert_rows(session, Resident.__table__, RESIDENT_COLUMNS, people)
+        bulk.insert_rows(session, Residence.__table__, ("id", "resident_id", "dwelling_id", "relation", "moved_in"),
+                         stays)
+        bulk.insert_rows(session, RegistryChange.__table__, ("id", "entity", "entity_id", "at", "actor_id",
+                                                             "actor_name", "action", "changes"), history)
+    return len(new), updated
+
+
+def _update_resident(session: Session, actor: Actor, resident_id: int, r: dict[str, Any], dwelling_id: int) -> None:
+    service.update_resident(session, actor, resident_id, {"name": r["name"], "phone": r.get("phone") or None,
+                                                          "household": r["household"]})
+    res = session.get(Resident, resident_id)
+    if res is not None and res.dwelling_id != dwelling_id:
+        service._move(session, actor, res, session.get(Dwelling, dwelling_id),  # type: ignore[arg-type]
+                      r["relation"], max(r["moved_in"], _last_move_in(session, res.id)))
 
 
 def _last_move_in(session: Session, resident_id: int) -> date:
@@ -444,27 +614,27 @@ def _last_move_in(session: Session, resident_id: int) -> date:
 
 def error_report(checked: Checked) -> bytes:
     """The rows with errors, as uploaded, plus their row number and what is wrong: fix and re-import this file."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "错误报告"
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("错误报告")
     headers = [h for h in checked.table.headers if h not in REPORT_COLUMNS]
-    ws.append([*headers, *REPORT_COLUMNS])
     by_row: dict[int, list[dict[str, Any]]] = {}
     for e in checked.errors:
         by_row.setdefault(e["row"], []).append(e)
+    streamed_header(ws, [*headers, *REPORT_COLUMNS], [16] * len(headers) + [8, 60])
     red = PatternFill("solid", fgColor="FECACA")
     idx = {h: i for i, h in enumerate(checked.table.headers)}
-    for i, row in enumerate(checked.table.rows):
-        line = checked.table.line_numbers[i]
-        if line not in by_row:
+    for line, row, _f in checked.table.iter_rows():
+        errs = by_row.get(line)
+        if not errs:
             continue
-        values = [_safe(row[idx[h]]) if idx[h] < len(row) else "" for h in headers]
-        ws.append([*values, line, ";".join(f"{e['column']}:{e['message']}" for e in by_row[line])])
-        for e in by_row[line]:
-            if e["column"] in headers:
-                ws.cell(row=ws.max_row, column=headers.index(e["column"]) + 1).fill = red
-    style_header(ws, 1, [16] * len(headers) + [8, 60])
-    ws.freeze_panes = "A2"
+        bad = {e["column"] for e in errs}
+        cells = []
+        for h in headers:
+            c = WriteOnlyCell(ws, _safe(row[idx[h]]) if idx[h] < len(row) else "")
+            if h in bad:
+                c.fill = red
+            cells.append(c)
+        ws.append([*cells, line, ";".join(f"{e['column']}:{e['message']}" for e in errs)])
     return to_bytes(wb)
 
 
@@ -514,9 +684,8 @@ def preview(checked: Checked, limit: int = 20) -> dict[str, Any]:
     labels = {f: h for f, h, _a, _r in FIELDS[checked.kind]}
     return {"kind": checked.kind, "encoding": checked.table.encoding, "headers": checked.table.headers,
             "mapping": checked.mapping, "fields": labels, "unknown_headers": checked.unknown,
-            "total": len(checked.table.rows), "valid": checked.valid,
-            "error_rows": len({e["row"] for e in checked.errors}), "errors": checked.errors[:200],
-            "sample": [[str(v) for v in r] for r in checked.table.rows[:limit]]}
+            "total": checked.total, "valid": checked.valid, "error_rows": checked.error_rows,
+            "errors": checked.errors[:200], "sample": [[str(v) for v in r] for r in checked.sample[:limit]]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -547,14 +716,89 @@ def report_for(session: Session, actor: Actor, token: str, mapping: dict[str, st
 
 def run(session: Session, actor: Actor, token: str, *, mapping: dict[str, str] | None = None, mode: str = "all",
         progress: Progress | None = None) -> dict[str, Any]:
-    """Step 4: import the kept file."""
+    """Step 4: import the kept file (checked again while it is written)."""
     kind, filename, data = load_upload(actor, token)
-    checked = check(session, actor, kind, read_table(data, filename), mapping or None, progress)
-    return {"kind": kind, **commit(session, actor, checked, mode=mode, progress=progress)}
+    r = import_table(session, actor, kind, read_table(data, filename), mapping or None, mode=mode, progress=progress)
+    return {"kind": kind, **summary(r)}
 
 
 def import_file(session: Session, actor: Actor, kind: str, filename: str, data: bytes, *, mode: str = "all",
                 mapping: dict[str, str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """One step (CLI, API): check and import a file."""
-    checked = check(session, actor, kind, read_table(data, filename), mapping, progress)
-    return {"kind": kind, **commit(session, actor, checked, mode=mode, progress=progress)}
+    """One step (API, scripts): check and import a file."""
+    r = import_table(session, actor, kind, read_table(data, filename), mapping, mode=mode, progress=progress)
+    return {"kind": kind, **summary(r)}
+
+
+# ---------------------------------------------------------------------------------------------
+# imports from the page run in the background: the page polls their progress
+
+
+def _status_path(token: str) -> Path:
+    return _store() / f"{token}.status.json"
+
+
+def _write_status(token: str, status: dict[str, Any]) -> None:
+    tmp = _status_path(token).with_suffix(".tmp")
+    tmp.write_text(json.dumps(status, ensure_ascii=False))
+    tmp.replace(_status_path(token))  # readers never see half a file
+
+
+def start(actor: Actor, token: str, *, factory: Any, mapping: dict[str, str] | None = None,
+          mode: str = "all") -> dict[str, Any]:
+    """Start importing a kept file in a background thread with its own transaction; returns its first status.
+
+    The file is checked again while it is written; progress (rows done of about how many) is kept beside the
+    upload so any web worker can answer the page's polling; a second start while one runs is refused."""
+    require(actor, Action.REGISTRY_IMPORT)
+    if mode not in ("all", "valid"):
+        raise BadInput("bad_mode", "导入方式应为“全部成功才导入”或“只导入正确的行”", "mode must be all or valid")
+    kind, filename, data = load_upload(actor, token)
+    current = status(actor, token)
+    if current.get("state") == "running":
+        raise Conflict("import_running", "该文件正在导入,请等待完成", "This file is already being imported")
+    first = {"state": "running", "kind": kind, "filename": filename, "done": 0,
+             "total": read_table(data, filename).estimate, "mode": mode, "mapping": mapping or {},
+             "started_at": clock.now().isoformat()}
+    _write_status(token, first)
+    threading.Thread(target=_job, args=(actor, token, mapping, mode, factory, first), daemon=True,
+                     name=f"civicgrid-import-{token[:6]}").start()
+    return first
+
+
+def _job(actor: Actor, token: str, mapping: dict[str, str] | None, mode: str, factory: Any,
+         st: dict[str, Any]) -> None:
+    from civicgrid.db import unit_of_work
+
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.5 or done >= total:
+            last[0] = now
+            _write_status(token, {**st, "done": done, "total": total})
+
+    try:
+        with unit_of_work(factory) as session:
+            result = run(session, actor, token, mapping=mapping, mode=mode, progress=progress)
+        _write_status(token, {**st, "state": "done", "done": st["total"], "result": result,
+                              "finished_at": clock.now().isoformat()})
+    except DomainError as exc:
+        _write_status(token, {**st, "state": "failed", "code": exc.code, "message": exc.message_zh,
+                              "error_rows": exc.extra.get("error_rows", 0), "finished_at": clock.now().isoformat()})
+    except Exception:  # the log has the trace; the page says what the user can do
+        log.exception("registry import failed")
+        _write_status(token, {**st, "state": "failed", "code": "internal_error",
+                              "message": "导入时发生内部错误,未写入任何数据,请联系管理员", "error_rows": 0,
+                              "finished_at": clock.now().isoformat()})
+
+
+def status(actor: Actor, token: str) -> dict[str, Any]:
+    """The state of the kept file's import: {} before any, then running (done/total), done (result) or failed."""
+    load_upload(actor, token)  # only the uploader may ask
+    p = _status_path(token)
+    if not p.exists():
+        return {}
+    st = json.loads(p.read_text())
+    if st.get("total"):
+        st["percent"] = min(100, round(100 * st["done"] / st["total"]))
+    return st

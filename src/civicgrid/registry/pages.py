@@ -20,6 +20,7 @@ from civicgrid.registry.api import PLURAL, read_upload
 from civicgrid.registry.schemas import (CHANGE_LABELS, ENTITY_LABELS, FACILITY_KIND_LABELS, FACILITY_STATUS_LABELS,
                                         HOUSEHOLD_LABELS, INSPECTION_LABELS, ORG_KIND_LABELS, RELATION_LABELS,
                                         STRUCTURE_LABELS, TAGS, USE_LABELS)
+from civicgrid.db import get_sessionmaker
 from civicgrid.web.deps import client_ip, current_actor, get_db, render
 
 router = APIRouter(include_in_schema=False)
@@ -132,19 +133,21 @@ def _import_step(request: Request, token: str, form: dict[str, Any], db: Session
     ctx = {**_ctx(actor, "resident"), "page_kind": "import", "kinds": importer.KIND_LABELS, "error": None,
            "mapping_json": json.dumps(
         mapping, ensure_ascii=False)}
-    if form.get("go"):
-        try:
-            with db.begin_nested():  # a refused import leaves nothing behind
-                result = importer.run(db, actor, token, mapping=mapping, mode=str(form.get("mode") or "all"))
-            return render(request, "registry/import.html", {**ctx, "step": "done", "result": result,
-                                                            "kind": result["kind"]})
-        except DomainError as exc:
-            service.forget_caches(db)
-            pv = importer.recheck(db, actor, token, mapping)
-            return render(request, "registry/import.html", {**ctx, "step": "preview", "pv": pv, "error": exc,
-                                                            "kind": pv["kind"]}, status_code=exc.status)
+    if form.get("go"):  # runs in the background; the page follows its progress
+        st = importer.start(actor, token, factory=request.app.state.sessionmaker or get_sessionmaker(),
+                            mapping=mapping, mode=str(form.get("mode") or "all"))
+        return render(request, "registry/import.html", {**ctx, "step": "running", "token": token, "st": st,
+                                                        "kind": st["kind"]})
     pv = importer.recheck(db, actor, token, mapping)
     return render(request, "registry/import.html", {**ctx, "step": "preview", "pv": pv, "kind": pv["kind"]})
+
+
+@router.get("/registry/import/{token}/progress")
+def import_progress(request: Request, token: str, actor: Actor = ACTOR) -> Response:
+    """The progress fragment the running step polls (it stops polling once the import has ended)."""
+    st = importer.status(actor, token)
+    return render(request, "registry/_import_progress.html", {"token": token, "st": st,
+                                                              "kinds": importer.KIND_LABELS, "plurals": SINGULAR})
 
 
 @router.get("/registry/import/{token}/errors.xlsx")

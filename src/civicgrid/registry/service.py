@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Select, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
 from civicgrid import clock
@@ -165,7 +165,7 @@ def ensure_address(session: Session, actor: Actor, levels: dict[str, Any], *, lo
     session.flush()
     _history(session, actor, "address", a.id, "create")
     if "registry_matcher" in session.info:
-        session.info["registry_matcher"].add(a.id, p)
+        session.info["registry_matcher"].add(a.id, p, a.full)
     return a, True
 
 
@@ -186,10 +186,10 @@ def matcher(session: Session) -> Matcher:
     m = session.info.get("registry_matcher")
     if m is None:
         m = Matcher(places(session).gazetteer)
-        cols = (Address.id, Address.town, Address.village, Address.road, Address.house_no, Address.compound,
-                Address.building, Address.unit, Address.floor, Address.room)
+        cols = (Address.id, Address.full, Address.town, Address.village, Address.road, Address.house_no,
+                Address.compound, Address.building, Address.unit, Address.floor, Address.room)
         for row in session.execute(select(*cols)):
-            m.add(row[0], Parsed(*row[1:]))
+            m.add(row[0], Parsed(*row[2:]), row[1])
         session.info["registry_matcher"] = m
     return m
 
@@ -237,11 +237,16 @@ def resolve_address(session: Session, actor: Actor, *, text: str = "", address_i
 
 def seal(value: str | None, purpose: str) -> tuple[str | None, str | None, str]:
     """(ciphertext, keyed hash, mask) of a personal number; all empty for no value."""
-    if not value:
-        return None, None, ""
+    return seal_many([value], purpose)[0]
+
+
+def seal_many(values: list[str | None], purpose: str) -> list[tuple[str | None, str | None, str]]:
+    """seal() for many values at once (imports)."""
     k = crypto.keyring()
-    mask = crypto.mask_id(value) if purpose.endswith("id_number") else crypto.mask_phone(value)
-    return k.encrypt(value, purpose), k.digest(value, purpose.rsplit(".", 1)[-1]), mask
+    kind = purpose.rsplit(".", 1)[-1]
+    mask = crypto.mask_id if purpose.endswith("id_number") else crypto.mask_phone
+    sealed = iter(k.encrypt_many([v for v in values if v], purpose))  # type: ignore[misc]
+    return [(next(sealed), k.digest(v, kind), mask(v)) if v else (None, None, "") for v in values]
 
 
 def number_hash(value: str, kind: str) -> str:
@@ -257,34 +262,98 @@ def _place(obj: Any, a: Address) -> None:
     obj.grid_id, obj.region_path = a.grid_id, a.region_path
 
 
-def _building_address(session: Session, actor: Actor, a: Address) -> Address:
-    """The building-level standard address of a room-level one (created when new); a itself at building level."""
-    if not (a.unit or a.floor or a.room):
-        return a
-    levels = {lv: getattr(a, lv) for lv in ("town", "village", "road", "house_no", "compound", "building")}
-    village = session.get(Region, a.village_id) if a.village_id else None
-    levels["village"] = display_village(village.name) if village else a.village
-    return ensure_address(session, actor, levels, lon=a.lon, lat=a.lat)[0]
-
-
 def building_of(session: Session, actor: Actor, a: Address) -> int | None:
     """The building (楼栋) a room-level address lies in, created with its building-level address when new;
     None for addresses without a building level."""
-    if not a.building:
-        return None
-    key = tuple(getattr(a, lv) for lv in ("town", "village", "road", "house_no", "compound", "building"))
-    cache = session.info.setdefault("registry_buildings", {})  # stored levels are already normalised
-    if key in cache:
-        return cache[key]
-    ba = _building_address(session, actor, a)
-    b = session.scalars(select(Building).where(Building.address_id == ba.id)).first()
-    if b is None:
-        b = Building(address_id=ba.id, name=f"{ba.compound or ba.road}{ba.building}栋", grid_id=ba.grid_id,
-                     region_path=ba.region_path)
-        session.add(b)
-        session.flush()
-    cache[key] = b.id
-    return b.id
+    session.flush()
+    return buildings_for(session, actor, [a])[a.id]
+
+
+def _building_key(a: Any) -> tuple[str, ...]:
+    return tuple(getattr(a, lv) for lv in ("town", "village", "road", "house_no", "compound", "building"))
+
+
+def buildings_for(session: Session, actor: Actor, addrs: list[Any]) -> dict[int, int | None]:
+    """address id → its building's id, for many addresses at once (imports): the buildings and their
+    building-level addresses that do not exist yet are made in bulk. The same buildings as `building_of`."""
+    cache = session.info.setdefault("registry_buildings", {})
+    out: dict[int, int | None] = {}
+    need: dict[tuple[str, ...], Address] = {}
+    for a in addrs:
+        if not a.building:
+            out[a.id] = None
+        elif (key := _building_key(a)) in cache:
+            out[a.id] = cache[key]
+        else:
+            need.setdefault(key, a)
+    if need:
+        items, own = [], {}
+        for key, a in need.items():
+            if a.unit or a.floor or a.room:
+                village = session.get(Region, a.village_id) if a.village_id else None
+                levels = dict(zip(("town", "village", "road", "house_no", "compound", "building"), key))
+                levels["village"] = display_village(village.name) if village else a.village
+                items.append((levels, a.lon, a.lat))
+            else:
+                own[key] = a.id
+        made = iter(create_addresses(session, actor, items)) if items else iter(())
+        baddr = {key: own[key] if key in own else next(made) for key in need}
+        ids = list(set(baddr.values()))
+        found: dict[int, int] = {}
+        for k in range(0, len(ids), 900):
+            found.update(session.execute(select(Building.address_id, Building.id)
+                                         .where(Building.address_id.in_(ids[k:k + 900]))).all())
+        missing = [i for i in ids if i not in found]
+        if missing:
+            now = clock.now()
+            rows = []
+            for k in range(0, len(missing), 900):
+                for ba in session.execute(select(Address.id, Address.compound, Address.road, Address.building,
+                                                 Address.grid_id, Address.region_path)
+                                          .where(Address.id.in_(missing[k:k + 900]))):
+                    rows.append({"address_id": ba.id, "name": f"{ba.compound or ba.road}{ba.building}栋",
+                                 "grid_id": ba.grid_id, "region_path": ba.region_path, "created_at": now,
+                                 "updated_at": now})
+            session.execute(insert(Building.__table__), rows)
+            for k in range(0, len(missing), 900):
+                found.update(session.execute(select(Building.address_id, Building.id)
+                                             .where(Building.address_id.in_(missing[k:k + 900]))).all())
+        for key in need:
+            cache[key] = found[baddr[key]]
+        for a in addrs:
+            if a.id not in out:
+                out[a.id] = cache[_building_key(a)]
+    return out
+
+
+def dwellings_for(session: Session, actor: Actor, uses: dict[int, str]
+                  ) -> tuple[dict[int, int], dict[int, tuple[int | None, str]]]:
+    """For many standard addresses at once (imports): address id → dwelling id, the dwellings that do not exist
+    yet made with the given use, and address id → (grid id, region path)."""
+    ids = list(uses)
+    dwell: dict[int, int] = {}
+    addrs: dict[int, Any] = {}
+    cols = (Address.id, Address.grid_id, Address.region_path, Address.village_id, Address.lon, Address.lat,
+            *(getattr(Address, lv) for lv in ("town", "village", "road", "house_no", "compound", "building", "unit",
+                                              "floor", "room")))
+    for k in range(0, len(ids), 900):
+        part = ids[k:k + 900]
+        addrs.update((a.id, a) for a in session.execute(select(*cols).where(Address.id.in_(part))))
+        dwell.update(session.execute(select(Dwelling.address_id, Dwelling.id)
+                                     .where(Dwelling.address_id.in_(part))).all())
+    missing = [a for a in ids if a not in dwell]
+    if missing:
+        buildings = buildings_for(session, actor, [addrs[a] for a in missing])
+        now = clock.now()
+        session.execute(insert(Dwelling.__table__), [
+            {"address_id": a, "use": uses[a], "structure": "other", "grid_id": addrs[a].grid_id,
+             "region_path": addrs[a].region_path, "owner_name": "", "owner_phone_masked": "",
+             "building_id": buildings[a], "inspection_status": "not_inspected", "created_at": now,
+             "updated_at": now} for a in missing])
+        for k in range(0, len(missing), 900):
+            dwell.update(session.execute(select(Dwelling.address_id, Dwelling.id)
+                                         .where(Dwelling.address_id.in_(missing[k:k + 900]))).all())
+    return dwell, {a: (addrs[a].grid_id, addrs[a].region_path) for a in ids}
 
 
 def floor_number(floor: str) -> int | None:
@@ -394,11 +463,13 @@ def save_building(session: Session, actor: Actor, data: dict[str, Any], *, build
         require(actor, Action.REGISTRY_EDIT, a)
         if not a.building:
             _fail({"address": "该地址没有楼栋一级(如“3栋”),无法登记楼栋"}, "楼栋信息")
-        ba = _building_address(session, actor, a)
-        if session.scalars(select(Building.id).where(Building.address_id == ba.id)).first():
-            raise Conflict("building_exists", f"该楼栋已登记:{ba.full}", "A building exists at that address",
+        key = Parsed(**dict(zip(("town", "village", "road", "house_no", "compound", "building"),
+                                _building_key(a)))).key()  # the key of its building-level address
+        if session.scalars(select(Building.id).join(Address, Address.id == Building.address_id)
+                           .where(Address.key == key)).first():
+            raise Conflict("building_exists", "该楼栋已登记", "A building exists at that address",
                            extra={"errors": {"address": "该楼栋已登记"}})
-        b = session.get(Building, building_of(session, actor, ba))
+        b = session.get(Building, building_of(session, actor, a))
         assert b is not None
         action = "create"
     else:
@@ -701,7 +772,6 @@ def create_addresses(session: Session, actor: Actor, items: list[tuple[dict[str,
     """Many standard addresses at once (demo data, bulk loads): the same checks as ensure_address, located in
     one vectorised pass and written with executemany; existing keys are returned, not duplicated."""
     import numpy as np
-    from sqlalchemy import insert
 
     require(actor, Action.REGISTRY_EDIT)
     parsed = []
@@ -724,9 +794,10 @@ def create_addresses(session: Session, actor: Actor, items: list[tuple[dict[str,
         existing.update(session.execute(select(Address.key, Address.id).where(Address.key.in_(keys[k:k + 900]))).all())
     now = clock.now()
     rows, order = [], []
+    seen: set[str] = set()
     towns: dict[int, str] = {}
     for i, (p, village, lon, lat) in enumerate(parsed):
-        if p.key() in existing or p.key() in order:
+        if p.key() in existing or p.key() in seen:
             continue
         grid = None
         if idx[i] >= 0 and loc is not None:
@@ -745,9 +816,17 @@ def create_addresses(session: Session, actor: Actor, items: list[tuple[dict[str,
                      **{lv: getattr(p, lv) for lv in ("town", "village", "road", "house_no", "compound", "building",
                                                        "unit", "floor", "room")}})
         order.append(p.key())
+        seen.add(p.key())
     for k in range(0, len(rows), 5000):
         ids = session.execute(insert(Address).returning(Address.key, Address.id, sort_by_parameter_order=True),
                               rows[k:k + 5000]).all()
         existing.update(dict(ids))
-    session.info.pop("registry_matcher", None)
+    m = session.info.get("registry_matcher")
+    if m is not None:  # the index learns the new addresses (as ensure_address does)
+        made = set(order)
+        full = {r["key"]: r["full"] for r in rows}
+        for p, *_ in parsed:
+            if p.key() in made:
+                m.add(existing[p.key()], p, full[p.key()])
+                made.discard(p.key())
     return [existing[k] for k in keys]
