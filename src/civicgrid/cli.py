@@ -141,7 +141,7 @@ def demo(towns: Optional[int] = typer.Option(None, help="Only the first N towns 
             if residents > 0:
                 reg = _registry_demo(bar, residents, seed)
                 out.print(f"已生成基础数据:{reg['residents']} 名实有人口、{reg['addresses']} 个标准地址、"
-                          f"{reg['organisations']} 个单位、{reg['facilities']} 个设施,用时 {reg['seconds']:.0f} 秒")
+                          f"{reg['organisations']} 个单位、{reg['facilities']} 个设施、{reg.get('buildings', 0)} 栋楼,用时 {reg['seconds']:.0f} 秒")
         out.print(f"已构建:{summary.towns} 个镇街、{summary.villages} 个村(社区)、{summary.grids} 个网格、"
                   f"{summary.workers} 名网格员、{summary.departments} 个部门、{summary.centres} 个指挥中心/工作站,"
                   f"用时 {summary.seconds:.1f} 秒")

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.browser
 SIZES = {"phone": {"width": 375, "height": 740}, "desktop": {"width": 1440, "height": 900},
          "wall": {"width": 1920, "height": 1080}}
 PAGES = {
-    "village.operator": ["/cases", "/cases?queue=all&sort=new", "/inbox", "/report", "/map", "/account/password"],
+    "village.operator": ["/cases", "/cases?queue=all&sort=new", "/inbox", "/report", "/map", "/account/password",
+                         "/registry/buildings", "/registry/facilities?view=map", "/registry/facilities/new"],
     "town.dispatcher": ["/cases?queue=to_dispatch", "/map", "/assess/workers?period=year", "/assess/configs"],
     "grid.worker": ["/work", "/cases?queue=to_verify", "/map"],
     "dept.handler": ["/cases", "/cases?queue=overdue"],
@@ -44,8 +45,9 @@ def test_every_page_fits_and_speaks_chinese(browser, live_url, size):
         page.set_viewport_size(SIZES[size])
         for url in urls:
             page.goto(live_url + url)
-            if page.locator("#map").count():
-                page.wait_for_selector("#map[data-ready='1']", timeout=30_000)
+            for chart in ("#map", "#fac-map"):
+                if page.locator(chart).count():
+                    page.wait_for_selector(f"{chart}[data-ready='1']", timeout=30_000)
             slug = re.sub(r"[^a-z0-9]+", "-", url.lower()).strip("-") or "home"
             _check(page, f"page-{user or 'public'}-{slug}-{size}")
         assert not [e for e in page.errors if "404" not in e], page.errors  # type: ignore[attr-defined]

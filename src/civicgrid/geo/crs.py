@@ -29,6 +29,9 @@ class CRS(str, Enum):
     BD09 = "bd09"
 
 
+# what users are shown when they choose the system of coordinates they enter or upload
+CRS_LABELS = {"wgs84": "WGS-84(GPS、天地图)", "gcj02": "GCJ-02(高德、腾讯)", "bd09": "BD-09(百度)"}
+
 _ALIASES = {
     "wgs84": CRS.WGS84, "wgs-84": CRS.WGS84, "epsg:4326": CRS.WGS84, "gps": CRS.WGS84, "cgcs2000": CRS.WGS84,
     "gcj02": CRS.GCJ02, "gcj-02": CRS.GCJ02, "amap": CRS.GCJ02, "gaode": CRS.GCJ02, "tencent": CRS.GCJ02,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from civicgrid.access.policy import Action, Actor, can
 from civicgrid.errors import BadInput
 from civicgrid.geo import service
+from civicgrid.geo.crs import CRS_LABELS
 from civicgrid.web.deps import current_actor, get_db, render
 
 router = APIRouter(include_in_schema=False)
@@ -38,7 +39,7 @@ def _regions_page(request: Request, db: Session, actor: Actor, *, status: int = 
     return render(request, "admin/regions.html", ctx, status_code=status)
 
 
-CRS_NAMES = {"wgs84": "WGS-84(GPS、天地图)", "gcj02": "GCJ-02(高德、腾讯)", "bd09": "BD-09(百度)"}
+CRS_NAMES = CRS_LABELS
 MAX_UPLOAD = 50 * 1024 * 1024
 
 

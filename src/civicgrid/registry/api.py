@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, File, Query, Request, Response, UploadFile
@@ -11,7 +12,7 @@ from civicgrid.access.policy import Actor
 from civicgrid.config import get_settings
 from civicgrid.errors import BadInput, NotFound
 from civicgrid.registry import importer, queries, service
-from civicgrid.registry.schemas import (AddressIn, DwellingIn, FacilityIn, MoveIn, OrganisationIn, ResidentEdit,
+from civicgrid.registry.schemas import (FACILITY_KIND_LABELS, AddressIn, BuildingIn, DwellingIn, FacilityIn, MoveIn, OrganisationIn, ResidentEdit,
                                         ResidentIn, TagIn)
 from civicgrid.web.deps import client_ip, current_actor, get_db
 
@@ -20,7 +21,7 @@ DB = Depends(get_db, scope="function")
 ACTOR = Depends(current_actor)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PLURAL = {"residents": "resident", "dwellings": "dwelling", "organisations": "organisation",
-          "facilities": "facility", "addresses": "address"}
+          "facilities": "facility", "addresses": "address", "buildings": "building"}
 
 
 def _entity(plural: str) -> str:
@@ -45,8 +46,9 @@ def read_upload(file: UploadFile) -> bytes:
 
 def filters(q: str = Query("", max_length=100, description="姓名、证件号码、电话、地址或单位名称"),
             region: str = Query("", description="镇街、村(社区)或网格编码"), kind: str = "", tag: str = "",
+            status: str = Query("", description="设施状态 in_service | faulty | out_of_service"),
             page: int = Query(1, ge=1), size: int = Query(50, ge=1, le=queries.PAGE_MAX)) -> queries.Filters:
-    return queries.Filters(q=q, region_code=region, kind=kind, tag=tag, page=page, size=size)
+    return queries.Filters(q=q, region_code=region, kind=kind, tag=tag, status=status, page=page, size=size)
 
 
 @router.get("/addresses/match", summary="地址解析与匹配 Parse and match a free-text address")
@@ -81,8 +83,6 @@ def recheck(token: str, mapping: dict[str, str] = Body({}, embed=True), db: Sess
 @router.get("/imports/{token}/errors.xlsx", summary="下载错误报告", response_class=Response)
 def errors(token: str, mapping: str = Query("", description="JSON 列对应"), db: Session = DB,
            actor: Actor = ACTOR) -> Response:
-    import json
-
     return _xlsx(importer.report_for(db, actor, token, json.loads(mapping) if mapping else None), "errors.xlsx")
 
 
@@ -158,6 +158,30 @@ def create_facility(body: FacilityIn, db: Session = DB, actor: Actor = ACTOR) ->
 def edit_facility(fid: int, body: FacilityIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
     service.save_facility(db, actor, body.model_dump(), facility_id=fid)
     return queries.detail(db, actor, "facility", fid)
+
+
+@router.get("/facilities/points", summary="设施地图点位 GeoJSON(限本人管辖范围,可按类型、状态筛选,数量有上限)",
+            responses={200: {"content": {"application/geo+json": {}}}})
+def facility_points(region: str = Query("", description="镇街、村(社区)或网格编码"),
+                    kind: list[str] = Query([], description="设施类型,可多选: " + "、".join(
+                        f"{k}={v}" for k, v in FACILITY_KIND_LABELS.items())),
+                    status: list[str] = Query([], description="状态,可多选: in_service | faulty | out_of_service"),
+                    q: str = Query("", max_length=100, description="设施名称或编码"),
+                    limit: int = Query(queries.POINTS_MAX, ge=1, le=queries.POINTS_MAX),
+                    db: Session = DB, actor: Actor = ACTOR) -> Response:
+    fc = queries.facility_points(db, actor, region_code=region, kinds=kind, statuses=status, q=q, limit=limit)
+    return Response(json.dumps(fc, ensure_ascii=False, separators=(",", ":")), media_type="application/geo+json")
+
+
+@router.post("/buildings", summary="登记楼栋(结构、地上/地下层数)", status_code=201)
+def create_building(body: BuildingIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
+    return queries.detail(db, actor, "building", service.save_building(db, actor, body.model_dump()).id)
+
+
+@router.patch("/buildings/{bid}", summary="修改楼栋(结构、层数;不得低于已登记房屋所在楼层)")
+def edit_building(bid: int, body: BuildingIn, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]:
+    service.save_building(db, actor, body.model_dump(exclude_unset=True), building_id=bid)
+    return queries.detail(db, actor, "building", bid)
 
 
 @router.get("/{plural}/export.xlsx", summary="导出筛选结果 XLSX(证件号码和电话为脱敏显示)", response_class=Response)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from civicgrid.registry.ids import InvalidCode, parse_id_number, parse_phone, parse_uscc
+from civicgrid.geo.crs import parse_crs
 from civicgrid.registry.models import (DWELLING_USES, FACILITY_KINDS, FACILITY_STATUSES, HOUSEHOLDS,
                                        INSPECTION_STATUSES, ORG_KINDS, RELATIONS, STRUCTURES)
 from civicgrid.registry.schemas import (FACILITY_KIND_LABELS, FACILITY_STATUS_LABELS, HOUSEHOLD_LABELS,
@@ -38,6 +39,25 @@ def enum_value(value: Any, labels: dict[str, str], allowed: tuple[str, ...], fie
         errors[field] = f"{what}“{v}”无效,应为:" + "、".join(labels[a] for a in allowed)
         return None
     return code
+
+
+def int_value(value: Any, field: str, what: str, errors: dict[str, str], lo: int, hi: int) -> int | None:
+    """An optional whole number in [lo, hi]: "12", 12 and 12.0 pass; "12.5", "十二" and out-of-range values
+    put their reason in errors."""
+    if value in (None, ""):
+        return None
+    try:
+        f = float(str(value).strip())
+        if f != int(f):
+            raise ValueError
+        n = int(f)
+    except (TypeError, ValueError, OverflowError):
+        errors[field] = f"{what}“{value}”应为整数"
+        return None
+    if not lo <= n <= hi:
+        errors[field] = f"{what}“{value}”应在 {lo} 到 {hi} 之间"
+        return None
+    return n
 
 
 def date_value(value: Any, field: str, what: str, errors: dict[str, str]) -> date | None:
@@ -101,17 +121,15 @@ def check_dwelling(row: dict[str, Any], *, today: date) -> tuple[dict[str, Any],
         "owner_name": str(row.get("owner_name") or "").strip(),
         "inspected_on": date_value(row.get("inspected_on"), "inspected_on", "检查日期", errors),
         "address": str(row.get("address") or "").strip()}
-    for f, what in (("floors", "层数"), ("area_m2", "面积")):
-        v = row.get(f)
-        if v in (None, ""):
-            out[f] = None
-            continue
+    out["floors"] = int_value(row.get("floors"), "floors", "层数", errors, 1, MAX_FLOORS)
+    out["area_m2"] = None
+    if row.get("area_m2") not in (None, ""):
         try:
-            out[f] = int(v) if f == "floors" else float(v)
-            if out[f] <= 0:
+            out["area_m2"] = float(row["area_m2"])
+            if out["area_m2"] <= 0:
                 raise ValueError
         except (TypeError, ValueError):
-            errors[f] = f"{what}“{v}”应为正数"
+            errors["area_m2"] = f"面积“{row['area_m2']}”应为正数"
     if out["inspected_on"] and out["inspected_on"] > today:
         errors["inspected_on"] = "检查日期不能晚于今天"
     _optional(row, "owner_phone", parse_phone, out, errors)
@@ -130,15 +148,7 @@ def check_organisation(row: dict[str, Any], *, today: date) -> tuple[dict[str, A
         errors["name"] = "单位名称不能为空"
     out["uscc"] = None
     _optional(row, "uscc", parse_uscc, out, errors)
-    v = row.get("staff_count")
-    out["staff_count"] = None
-    if v not in (None, ""):
-        try:
-            out["staff_count"] = int(v)
-            if out["staff_count"] < 0:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors["staff_count"] = f"从业人数“{v}”应为非负整数"
+    out["staff_count"] = int_value(row.get("staff_count"), "staff_count", "从业人数", errors, 0, 10_000_000)
     _optional(row, "safety_phone", parse_phone, out, errors)
     return out, errors
 
@@ -168,8 +178,31 @@ def check_facility(row: dict[str, Any], *, today: date) -> tuple[dict[str, Any],
             errors[f] = f"{what}“{v}”不在中国范围内"
     if (out["lon"] is None) != (out["lat"] is None):
         errors["lat"] = "经度和纬度须同时填写"
+    try:
+        out["crs"] = parse_crs(str(row.get("crs") or "wgs84")).value
+    except ValueError:
+        errors["crs"] = f"坐标系“{row.get('crs')}”无效,应为:WGS-84、GCJ-02 或 BD-09"
     if out["lon"] is None and not out["address"]:
         errors["address"] = "请填写地址或经纬度"
+    return out, errors
+
+
+MAX_FLOORS = 200  # above ground; the tallest buildings have about 130
+MAX_FLOORS_BELOW = 20
+
+
+def check_building(row: dict[str, Any], *, today: date) -> tuple[dict[str, Any], dict[str, str]]:
+    """Name, structure and floors above (1–200) and below ground (0–20) of a building (楼栋)."""
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {
+        "name": str(row.get("name") or "").strip(),
+        "structure": enum_value(row.get("structure"), STRUCTURE_LABELS, STRUCTURES, "structure", "建筑结构", errors,
+                                "other"),
+        "floors": int_value(row.get("floors"), "floors", "地上层数", errors, 1, MAX_FLOORS),
+        "floors_below": int_value(row.get("floors_below"), "floors_below", "地下层数", errors, 0, MAX_FLOORS_BELOW),
+        "address": str(row.get("address") or "").strip()}
+    if len(out["name"]) > 100:
+        errors["name"] = "楼栋名称过长(最多 100 字)"
     return out, errors
 
 

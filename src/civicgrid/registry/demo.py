@@ -1,10 +1,11 @@
 """Registry demo data for the demo city, made through the registry's own services: standard addresses
 (create_addresses), residents through the importer (checked and bulk-written like any file), organisations,
-facilities and tags through save_organisation / save_facility / add_tag.
+facilities, tags and buildings through save_organisation / save_facility / add_tag / save_building.
 
 Shape (configurable scale): each grid gets a compound of buildings whose rooms are dwellings with about
-three residents each, about 70% floating (Dongguan's share); one organisation per ~100 residents, two
-facilities per grid (up to the scale), and a few tagged residents (some sensitive).
+three residents each, about 70% floating (Dongguan's share); one organisation per ~100 residents, up to
+three facilities per grid (one per ~30 residents) scattered inside it with their town's owner and maintainer
+departments, a few tagged residents (some sensitive), and every building's structure and floors.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from civicgrid.geo.models import Region
 from civicgrid.geo.service import current_filter
 from civicgrid.registry import importer, service
 from civicgrid.registry.ids import make_id_number, make_uscc
-from civicgrid.registry.models import Resident
+from civicgrid.registry.models import Address, Building, Dwelling, Resident
 
 Progress = Callable[[str, int, int], None]
 PER_DWELLING = 3
@@ -36,6 +37,14 @@ ROADS = ("东城路", "新风路", "学前路", "榕树街", "光明大道", "�
 ORIGINS = ("441900", "440100", "440300", "450100", "430100", "360100", "510100", "420100", "411300", "522200")
 ORG_KINDS = ("enterprise", "enterprise", "shop", "shop", "shop", "school", "hospital", "social_org")
 FACILITY_KINDS = ("fire_hydrant", "camera", "aed", "manhole_cover", "emergency_shelter")
+FACILITY_WEIGHTS = (0.3, 0.3, 0.12, 0.2, 0.08)
+FACILITY_NAMES = {"fire_hydrant": "消防栓", "camera": "治安监控", "aed": "AED", "manhole_cover": "井盖",
+                  "emergency_shelter": "应急避难场所"}
+# kind → (owner, maintainer) department kinds of the facility's town (demo.DEPARTMENTS)
+FACILITY_KEEPERS = {"fire_hydrant": ("water", "fire"), "camera": ("public_security", "public_security"),
+                    "aed": ("health", "health"), "manhole_cover": ("urban_management", "water"),
+                    "emergency_shelter": ("emergency", "civil_affairs")}
+STATUSES = ("in_service", "faulty", "out_of_service")
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘蔡蒋余于杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志文辉玲红梅海燕鹏飞雪琳晨宇浩然子涵欣怡嘉"
 
@@ -80,8 +89,6 @@ def build_registry_demo(session: Session, *, residents: int = 20000, seed: int =
         say("标准地址", min(k + 20000, len(items)), len(items))
     # 2. residents: a CSV-shaped table through the importer (the same checks and bulk writes as a real file)
     full = {aid: None for aid in address_ids}
-    from civicgrid.registry.models import Address
-
     for k in range(0, len(address_ids), 900):
         full.update(session.execute(select(Address.id, Address.full)
                                     .where(Address.id.in_(address_ids[k:k + 900]))).all())
@@ -119,15 +126,25 @@ def build_registry_demo(session: Session, *, residents: int = 20000, seed: int =
             "uscc": make_uscc("91" if kind in ("enterprise", "shop") else "52", "441900", f"MA{i:06d}"),
             "address_id": aid, "person_in_charge": _name(rng), "staff_count": rng.randrange(1, 300),
             "safety_contact": _name(rng), "safety_phone": f"139{rng.randrange(10**8):08d}"})
-    n_fac = min(2 * len(grids), max(1, residents // 50))
+    n_fac = min(3 * len(grids), max(1, residents // 30))
     say("实有设施", 0, n_fac)
+    dept_codes = set(session.scalars(select(Department.code)))
     for i in range(n_fac):
         g = grids[i % len(grids)]
-        pt = shapely.from_wkb(g.geom_wkb).point_on_surface()
+        kind = rng.choices(FACILITY_KINDS, FACILITY_WEIGHTS)[0]
+        pt = _point_in(rng, shapely.from_wkb(g.geom_wkb))
+        town = parents[parents[g.parent_id].parent_id]
+        owner, keeper = (f"{town.code}-{k}" for k in FACILITY_KEEPERS[kind])
         service.save_facility(session, actor, {
-            "code": f"SS{g.code}{i // len(grids) + 1:02d}", "kind": FACILITY_KINDS[i % len(FACILITY_KINDS)],
-            "name": "", "lon": pt.x, "lat": pt.y, "status": "faulty" if rng.random() < 0.05 else "in_service",
-            "maintainer_department": rng.choice(depts) if depts else ""})
+            "code": f"SS{g.code}{i // len(grids) + 1:02d}", "kind": kind,
+            "name": f"{_short(parents[g.parent_id].name)}{FACILITY_NAMES[kind]}{i // len(grids) + 1}号",
+            "lon": pt.x, "lat": pt.y, "status": rng.choices(STATUSES, (0.9, 0.07, 0.03))[0],
+            "owner_department": owner if owner in dept_codes else "",
+            "maintainer_department": keeper if keeper in dept_codes else (rng.choice(depts) if depts else "")})
+        if i % 200 == 0:
+            say("实有设施", i, n_fac)
+    say("楼栋结构与层数", 0, 1)
+    buildings = _fill_buildings(session, actor, rng)
     say("人员标签", 0, 1)
     ids = list(session.scalars(select(Resident.id).order_by(Resident.id).limit(max(1, residents // 200) * 2)))
     for k, rid in enumerate(ids[::2]):
@@ -136,7 +153,43 @@ def build_registry_demo(session: Session, *, residents: int = 20000, seed: int =
     say("完成", 1, 1)
     return {"residents": result["created"], "updated": result["updated"], "skipped": result["skipped"],
             "addresses": len(set(address_ids)), "organisations": n_orgs, "facilities": n_fac,
-            "seconds": time.perf_counter() - t0}
+            "buildings": buildings, "seconds": time.perf_counter() - t0}
+
+
+def _fill_buildings(session: Session, actor: Any, rng: random.Random) -> int:
+    """Structure and floors of every building the residents' addresses made, plausible for its highest
+    registered floor (high-rises are reinforced concrete, walk-ups brick-concrete, old village houses
+    brick-wood), through save_building (which refuses floors below a registered dwelling's)."""
+    top: dict[int, int] = {}
+    for bid, floor in session.execute(select(Dwelling.building_id, Address.floor)
+                                      .join(Address, Address.id == Dwelling.address_id)
+                                      .where(Dwelling.building_id.is_not(None))):
+        n = service.floor_number(floor) or 1
+        top[bid] = max(top.get(bid, 1), n)
+    for bid in session.scalars(select(Building.id).where(Building.floors.is_(None)).order_by(Building.id)):
+        high = top.get(bid, 1)
+        structure = "steel_concrete" if high > 7 else rng.choices(
+            ("brick_concrete", "steel_concrete", "brick_wood", "steel", "other"), (0.5, 0.3, 0.1, 0.05, 0.05))[0]
+        lo, hi, below = {"steel_concrete": (high, max(high, 11) + 21, (1, 2)), "brick_concrete": (high, 7, (0, 0)),
+                         "brick_wood": (high, 3, (0, 0)), "steel": (high, 4, (0, 0)),
+                         "other": (high, 5, (0, 0))}[structure]
+        service.save_building(session, actor, {"structure": structure, "floors": rng.randint(lo, max(lo, hi)),
+                                               "floors_below": rng.randint(*below)}, building_id=bid)
+    return len(top)
+
+
+def _point_in(rng: random.Random, poly: Any) -> Any:
+    """A random point inside a grid (the point on its surface after 30 misses)."""
+    x0, y0, x1, y1 = poly.bounds
+    for _ in range(30):
+        pt = shapely.Point(rng.uniform(x0, x1), rng.uniform(y0, y1))
+        if poly.contains(pt):
+            return pt
+    return poly.point_on_surface()
+
+
+def _short(village: str) -> str:
+    return village.removesuffix("社区居民委员会").removesuffix("村民委员会").removesuffix("居民委员会")
 
 
 def _name(rng: random.Random) -> str:

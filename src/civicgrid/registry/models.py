@@ -25,6 +25,7 @@ RELATIONS = ("owner", "family", "tenant", "other")
 ORG_KINDS = ("enterprise", "shop", "school", "hospital", "social_org", "government", "other")
 FACILITY_KINDS = ("fire_hydrant", "camera", "aed", "manhole_cover", "emergency_shelter", "other")
 FACILITY_STATUSES = ("in_service", "faulty", "out_of_service")
+CRS_NAMES = ("wgs84", "gcj02", "bd09")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -64,16 +65,20 @@ class Address(Located, Base):
 
 
 class Building(Located, Base):
-    """A building (楼栋) at a building-level address."""
+    """A building (楼栋) at a building-level address: its structure and floors above (`floors`) and below
+    ground (`floors_below`); empty until someone records them."""
 
     __tablename__ = "reg_buildings"
-    __table_args__ = (CheckConstraint(_in("structure", STRUCTURES), name="structure"),)
+    __table_args__ = (CheckConstraint(_in("structure", STRUCTURES), name="structure"),
+                      CheckConstraint("floors is null or floors between 1 and 200", name="floors"),
+                      CheckConstraint("floors_below is null or floors_below between 0 and 20", name="floors_below"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     address_id: Mapped[int] = mapped_column(ForeignKey("reg_addresses.id"), unique=True)
     name: Mapped[str] = mapped_column(String(100), default="")
     structure: Mapped[str] = mapped_column(String(20), default="other")
-    floors: Mapped[int | None] = mapped_column(Integer, default=None)
+    floors: Mapped[int | None] = mapped_column(Integer, default=None)  # above ground
+    floors_below: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class Dwelling(Located, Base):
@@ -178,7 +183,9 @@ class Facility(Located, Base):
 
     __tablename__ = "reg_facilities"
     __table_args__ = (CheckConstraint(_in("kind", FACILITY_KINDS), name="kind"),
-                      CheckConstraint(_in("status", FACILITY_STATUSES), name="status"))
+                      CheckConstraint(_in("status", FACILITY_STATUSES), name="status"),
+                      CheckConstraint(_in("source_crs", CRS_NAMES), name="source_crs"),
+                      Index("ix_reg_facilities_kind_status", "kind", "status"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -187,6 +194,7 @@ class Facility(Located, Base):
     status: Mapped[str] = mapped_column(String(20), default="in_service")
     lon: Mapped[float | None] = mapped_column(Float, default=None)
     lat: Mapped[float | None] = mapped_column(Float, default=None)
+    source_crs: Mapped[str] = mapped_column(String(10), default="wgs84")  # lon/lat are WGS-84; as entered in
     address_id: Mapped[int | None] = mapped_column(ForeignKey("reg_addresses.id"), default=None)
     owner_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), default=None)
     maintainer_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), default=None)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from civicgrid.access.policy import Action, Actor, can
+from civicgrid.geo.crs import CRS_LABELS
 from civicgrid.errors import DomainError, NotFound
 from civicgrid.registry import importer, queries, service
 from civicgrid.registry.api import PLURAL, read_upload
@@ -27,7 +28,7 @@ DB = Depends(get_db, scope="function")
 ACTOR = Depends(current_actor)
 SINGULAR = {v: k for k, v in PLURAL.items()}
 KIND_FILTERS = {"resident": HOUSEHOLD_LABELS, "dwelling": USE_LABELS, "organisation": ORG_KIND_LABELS,
-                "facility": FACILITY_KIND_LABELS}
+                "facility": FACILITY_KIND_LABELS, "building": STRUCTURE_LABELS}
 # entity → form fields: (name, label, options or input type, required)
 FORMS: dict[str, list[tuple[str, str, Any, bool]]] = {
     "resident": [("name", "姓名", "text", True), ("id_number", "公民身份号码", "text", True),
@@ -46,7 +47,7 @@ FORMS: dict[str, list[tuple[str, str, Any, bool]]] = {
                      ("safety_contact", "安全联系人", "text", False), ("safety_phone", "安全联系电话", "tel", False)],
     "facility": [("code", "设施编码", "text", True), ("name", "设施名称", "text", False),
                  ("kind", "设施类型", FACILITY_KIND_LABELS, True), ("status", "状态", FACILITY_STATUS_LABELS, True),
-                 ("lon", "经度(WGS-84)", "text", False), ("lat", "纬度(WGS-84)", "text", False),
+                 ("lon", "经度", "text", False), ("lat", "纬度", "text", False), ("crs", "坐标系", CRS_LABELS, False),
                  ("address", "地址(无坐标时必填)", "text", False), ("owner_department", "权属部门", "text", False),
                  ("maintainer_department", "维护部门", "text", False)],
     "address": [("town", "镇街", "text", True), ("village", "村(社区)", "text", True), ("road", "街路巷", "text", False),
@@ -54,9 +55,16 @@ FORMS: dict[str, list[tuple[str, str, Any, bool]]] = {
                 ("building", "楼栋", "text", False), ("unit", "单元", "text", False), ("floor", "楼层", "text", False),
                 ("room", "户室", "text", False), ("lon", "经度(WGS-84,可选)", "text", False),
                 ("lat", "纬度(WGS-84,可选)", "text", False)],
+    "building": [("address", "楼栋地址(标准地址,到楼栋)", "text", True), ("name", "楼栋名称", "text", False),
+                 ("structure", "建筑结构", STRUCTURE_LABELS, True), ("floors", "地上层数", "number", False),
+                 ("floors_below", "地下层数", "number", False)],
 }
-EDITABLE_RESIDENT = ("name", "phone", "household")
-FIELD_LABELS = {name: label.split("(")[0] for fields in FORMS.values() for name, label, _o, _r in fields}
+# fields an edit may not change (a resident's ID number is its identity; a building is where its address is)
+FIXED_ON_EDIT = {"resident": {"id_number", "address", "relation", "moved_in"}, "building": {"address"}}
+# forms whose point may be picked on a map (the lon and lat fields)
+PICK_ON_MAP = ("facility", "address")
+# entity → field → label, for the change history ("name" is 姓名 for a resident, 设施名称 for a facility)
+FIELD_LABELS = {e: {name: label.split("(")[0] for name, label, _o, _r in fields} for e, fields in FORMS.items()}
 
 
 def _ctx(actor: Actor, entity: str) -> dict[str, Any]:
@@ -86,8 +94,9 @@ def grid_page(request: Request, code: str = "", db: Session = DB, actor: Actor =
     summary = queries.grid_summary(db, actor, code) if code else None
     lists = {e: queries.list_records(db, actor, e, queries.Filters(region_code=code, size=10))
              for e in ("resident", "dwelling", "organisation", "facility")} if code else {}
+    focus = queries.facility_map_focus(db, actor, code) if code else None
     return render(request, "registry/grid.html", {**_ctx(actor, "resident"), "page_kind": "grid", "code": code, "summary": summary,
-                                                  "lists": lists, "kind_labels": KIND_FILTERS})
+                                                  "lists": lists, "kind_labels": KIND_FILTERS, "focus": focus, "f": None})
 
 
 @router.get("/registry/import")
@@ -150,22 +159,27 @@ def import_errors(token: str, mapping: str = "", db: Session = DB, actor: Actor 
 
 @router.get("/registry/{plural}")
 def list_page(request: Request, plural: str, q: str = "", region: str = "", kind: str = "", tag: str = "",
-              page: int = 1, db: Session = DB, actor: Actor = ACTOR) -> Response:
+              status: str = "", view: str = "list", page: int = 1, db: Session = DB, actor: Actor = ACTOR) -> Response:
+    """A filtered list; facilities also as a map of the same filters (view=map)."""
     entity = _entity(plural)
-    f = queries.Filters(q=q, region_code=region, kind=kind, tag=tag, page=max(page, 1), size=20)
-    result = queries.list_records(db, actor, entity, f)
+    f = queries.Filters(q=q, region_code=region, kind=kind, tag=tag, status=status, page=max(page, 1), size=20)
     tags = {k: v[0] for k, v in TAGS.items() if not v[1] or can(actor, Action.SENSITIVE_TAG_VIEW)}
-    return render(request, "registry/list.html", {**_ctx(actor, entity), "result": result, "f": f,
-                                                  "kinds": KIND_FILTERS.get(entity, {}), "tags": tags},
+    ctx = {**_ctx(actor, entity), "f": f, "kinds": KIND_FILTERS.get(entity, {}), "tags": tags,
+           "statuses": FACILITY_STATUS_LABELS if entity == "facility" else {},
+           "view": "map" if entity == "facility" and view == "map" else "list"}
+    if ctx["view"] == "map":
+        return render(request, "registry/list.html", {**ctx, "focus": queries.facility_map_focus(db, actor, region)})
+    return render(request, "registry/list.html", {**ctx, "result": queries.list_records(db, actor, entity, f)},
                   block="rows")
 
 
 def _form_ctx(actor: Actor, entity: str, values: dict[str, Any], errors: dict[str, str],
               record_id: int | None = None) -> dict[str, Any]:
     fields = FORMS[entity]
-    if entity == "resident" and record_id:
-        fields = [f for f in fields if f[0] in EDITABLE_RESIDENT]
-    return {**_ctx(actor, entity), "fields": fields, "values": values, "errors": errors, "record_id": record_id}
+    if record_id:
+        fields = [f for f in fields if f[0] not in FIXED_ON_EDIT.get(entity, ())]
+    return {**_ctx(actor, entity), "fields": fields, "values": values, "errors": errors, "record_id": record_id,
+            "pick_on_map": entity in PICK_ON_MAP}
 
 
 @router.get("/registry/{plural}/new")
@@ -184,8 +198,9 @@ def _save(db: Session, actor: Actor, entity: str, values: dict[str, Any], record
         return service.ensure_address(db, actor, {k: v for k, v in values.items() if k not in ("lon", "lat")},
                                       lon=lon, lat=lat)[0].id
     save = {"dwelling": service.save_dwelling, "organisation": service.save_organisation,
-            "facility": service.save_facility}[entity]
-    key = {"dwelling": "dwelling_id", "organisation": "organisation_id", "facility": "facility_id"}[entity]
+            "facility": service.save_facility, "building": service.save_building}[entity]
+    key = {"dwelling": "dwelling_id", "organisation": "organisation_id", "facility": "facility_id",
+           "building": "building_id"}[entity]
     return save(db, actor, values, **{key: record_id}).id
 
 
@@ -224,7 +239,7 @@ def detail_page(request: Request, plural: str, rid: int, saved: int = 0, db: Ses
     rec = queries.detail(db, actor, entity, rid)
     return render(request, "registry/detail.html", {**_ctx(actor, entity), "rec": rec, "saved": saved,
                                                     "change_labels": CHANGE_LABELS, "full": None,
-                                                    "field_labels": FIELD_LABELS, **_detail_extra(actor)})
+                                                    "field_labels": FIELD_LABELS[entity], **_detail_extra(actor)})
 
 
 @router.get("/registry/{plural}/{rid}/edit")
@@ -235,6 +250,8 @@ def edit_page(request: Request, plural: str, rid: int, db: Session = DB, actor: 
     values = {k: ("" if rec.get(k) is None else rec.get(k)) for k, *_ in FORMS[entity]}
     for k in ("phone", "owner_phone", "safety_phone"):
         values.pop(k, None)  # masked: leave empty = unchanged
+    if entity == "facility":
+        values["crs"] = "wgs84"  # stored points are WGS-84 whatever they were entered in
     return render(request, "registry/form.html", _form_ctx(actor, entity, values, {}, rid))
 
 
@@ -262,7 +279,7 @@ def _resident_action(request: Request, db: Session, actor: Actor, rid: int, name
         rec = queries.detail(db, actor, "resident", rid)
         return render(request, "registry/detail.html", {**_ctx(actor, "resident"), "rec": rec, "saved": 0,
                                                         "change_labels": CHANGE_LABELS, "full": None,
-                                                        "field_labels": FIELD_LABELS, "failed": name,
+                                                        "field_labels": FIELD_LABELS["resident"], "failed": name,
                                                         "problem": exc.message_zh, **_detail_extra(actor)},
                       status_code=exc.status)
     return RedirectResponse(f"/registry/residents/{rid}?saved=1", status_code=303)
@@ -279,4 +296,4 @@ def unmask(request: Request, rid: int, db: Session = DB, actor: Actor = ACTOR) -
     rec = queries.detail(db, actor, "resident", rid)
     return render(request, "registry/detail.html", {**_ctx(actor, "resident"), "rec": rec, "saved": 0,
                                                     "change_labels": CHANGE_LABELS, "full": full,
-                                                    "field_labels": FIELD_LABELS}, block="numbers")
+                                                    "field_labels": FIELD_LABELS["resident"]}, block="numbers")

@@ -7,23 +7,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from civicgrid import clock
 from civicgrid.access.policy import Action, Actor, can, require
 from civicgrid.access.models import Department
 from civicgrid.access.service import audit
-from civicgrid.errors import NotFound
+from civicgrid.errors import BadInput, NotFound
 from civicgrid.geo import service as geo
 from civicgrid.geo.models import Region
 from civicgrid.registry.ids import InvalidCode, parse_id_number, parse_phone
 from civicgrid.registry.models import (Address, Building, Dwelling, Facility, Organisation, RegistryChange,
                                        Residence, Resident, ResidentTag)
-from civicgrid.registry.schemas import (FACILITY_KIND_LABELS, FACILITY_STATUS_LABELS, HOUSEHOLD_LABELS,
+from civicgrid.registry.schemas import (FACILITY_KIND_LABELS, FACILITY_STATUS_LABELS, FACILITY_STYLES, HOUSEHOLD_LABELS,
                                         INSPECTION_LABELS, ORG_KIND_LABELS, RELATION_LABELS, SEX_LABELS,
                                         STRUCTURE_LABELS, TAGS, USE_LABELS)
-from civicgrid.registry.service import ENTITIES, _scope, get_record, number_hash
+from civicgrid.registry.service import ENTITIES, _scope, floor_number, get_record, number_hash
 
 PAGE_MAX = 200
 
@@ -32,8 +32,9 @@ PAGE_MAX = 200
 class Filters:
     q: str = ""  # name, ID number, phone, address or organisation name
     region_code: str = ""  # town, village or grid
-    kind: str = ""  # household / use / org kind / facility kind
+    kind: str = ""  # household / use / org kind / facility kind / building structure
     tag: str = ""
+    status: str = ""  # facilities: in_service / faulty / out_of_service
     page: int = 1
     size: int = 50
 
@@ -76,12 +77,16 @@ def _text_filter(model: Any, q: str) -> Any:
                   Dwelling.address_id.in_(select(Address.id).where(Address.full.contains(s)))]
     elif model is Facility:
         conds += [Facility.name.contains(s), Facility.code == s]
+    elif model is Building:
+        conds += [Building.name.contains(s),
+                  Building.address_id.in_(select(Address.id).where(Address.full.contains(s)))]
     elif model is Address:
         conds += [Address.full.contains(s), Address.code == s]
     return or_(*conds)
 
 
-KIND_COLUMN = {"resident": "household", "dwelling": "use", "organisation": "kind", "facility": "kind"}
+KIND_COLUMN = {"resident": "household", "dwelling": "use", "organisation": "kind", "facility": "kind",
+               "building": "structure"}
 
 
 def query(session: Session, actor: Actor, entity: str, f: Filters) -> Select:
@@ -96,6 +101,8 @@ def query(session: Session, actor: Actor, entity: str, f: Filters) -> Select:
         q = q.where(_text_filter(model, f.q))
     if f.kind and entity in KIND_COLUMN:
         q = q.where(getattr(model, KIND_COLUMN[entity]) == f.kind)
+    if f.status and entity == "facility":
+        q = q.where(Facility.status == f.status)
     if f.tag and entity == "resident":
         if TAGS.get(f.tag, ("", False))[1]:
             require(actor, Action.SENSITIVE_TAG_VIEW)
@@ -133,6 +140,12 @@ def outs(session: Session, actor: Actor, entity: str, rows: list[Any]) -> list[d
         dep_ids = {r.owner_department_id for r in rows} | {r.maintainer_department_id for r in rows}
         depts = dict(session.execute(select(Department.id, Department.name)
                                      .where(Department.id.in_(dep_ids - {None}))).all())
+    counts: dict[int, tuple[int, int]] = {}
+    if entity == "building":
+        ids = [r.id for r in rows]
+        counts = {b: (n, p or 0) for b, n, p in session.execute(
+            select(Dwelling.building_id, func.count(Dwelling.id), func.sum(_residents_of(Dwelling.id)))
+            .where(Dwelling.building_id.in_(ids)).group_by(Dwelling.building_id))}
     grid_ids = {r.grid_id for r in rows} - {None}
     grids = {g.id: g for g in session.scalars(select(Region).where(Region.id.in_(grid_ids)))} if grid_ids else {}
     out = []
@@ -167,9 +180,18 @@ def outs(session: Session, actor: Actor, entity: str, rows: list[Any]) -> list[d
             a = addrs.get(r.address_id)
             base |= {"code": r.code, "name": r.name, "kind": r.kind, "kind_label": FACILITY_KIND_LABELS[r.kind],
                      "status": r.status, "status_label": FACILITY_STATUS_LABELS[r.status], "lon": r.lon,
-                     "lat": r.lat, "address": a.full if a else "",
+                     "lat": r.lat, "source_crs": r.source_crs, "address": a.full if a else "",
+                     # where maps draw it: its own point, else its address's
+                     "point": ([r.lon, r.lat] if r.lon is not None else
+                               [a.lon, a.lat] if a is not None and a.lon is not None else None),
                      "owner_department": depts.get(r.owner_department_id, ""),
                      "maintainer_department": depts.get(r.maintainer_department_id, "")}
+        elif entity == "building":
+            a = addrs.get(r.address_id)
+            base |= {"name": r.name, "address": a.full if a else "", "address_id": r.address_id,
+                     "structure": r.structure, "structure_label": STRUCTURE_LABELS[r.structure], "floors": r.floors,
+                     "floors_below": r.floors_below, "dwellings": counts.get(r.id, (0, 0))[0],
+                     "residents": counts.get(r.id, (0, 0))[1]}
         else:
             base |= {"code": r.code, "full": r.full, "lon": r.lon, "lat": r.lat}
         out.append(base)
@@ -205,8 +227,9 @@ def detail(session: Session, actor: Actor, entity: str, record_id: int) -> dict[
         out["may_unmask"] = can(actor, Action.PERSON_UNMASK)
     if entity == "dwelling" and obj.building_id:
         b = session.get(Building, obj.building_id)
-        out["building"] = {"name": b.name, "structure_label": STRUCTURE_LABELS[b.structure], "floors": b.floors,
-                           "dwellings": session.scalar(select(func.count()).where(Dwelling.building_id == b.id))}
+        out["building"] = outs(session, actor, "building", [b])[0]
+    if entity == "building":
+        out["floor_rows"] = building_floors(session, obj)
     if entity == "dwelling":
         rows = session.execute(select(Residence, Resident.name).join(Resident, Resident.id == Residence.resident_id)
                                .where(Residence.dwelling_id == record_id).order_by(Residence.moved_in))
@@ -214,6 +237,106 @@ def detail(session: Session, actor: Actor, entity: str, record_id: int) -> dict[
                              "moved_in": r.moved_in.isoformat(),
                              "moved_out": r.moved_out.isoformat() if r.moved_out else None} for r, name in rows]
     return out
+
+
+def _residents_of(dwelling_id: Any) -> Any:
+    """A correlated count of the residents living in a dwelling now."""
+    return select(func.count(Resident.id)).where(Resident.dwelling_id == dwelling_id).scalar_subquery()
+
+
+def floor_label(n: int) -> str:
+    return f"{n} 层" if n > 0 else f"地下 {-n} 层"
+
+
+def building_floors(session: Session, b: Building) -> list[dict[str, Any]]:
+    """A building floor by floor, top first: every floor it has (and any floor a dwelling names), each with its
+    dwellings (room, use, residents now); dwellings whose address names no floor come last."""
+    rows = session.execute(select(Dwelling.id, Dwelling.use, Address.floor, Address.unit, Address.room, Address.full,
+                                  _residents_of(Dwelling.id)).join(Address, Address.id == Dwelling.address_id)
+                           .where(Dwelling.building_id == b.id).order_by(Address.unit, Address.room, Dwelling.id))
+    by_floor: dict[int | None, list[dict[str, Any]]] = {}
+    for did, use, floor, unit, room, full, people in rows:
+        label = (f"{unit}单元" if unit else "") + (f"{room}室" if room else "") or full
+        by_floor.setdefault(floor_number(floor), []).append(
+            {"id": did, "label": label, "use": use, "use_label": USE_LABELS[use], "residents": people})
+    known = [n for n in by_floor if n is not None]
+    top = max([b.floors or 0, *known])
+    bottom = min([-(b.floors_below or 0), *known])
+    out = [{"floor": n, "label": floor_label(n), "dwellings": by_floor.get(n, []),
+            "beyond": (n > 0 and b.floors is not None and n > b.floors)
+            or (n < 0 and b.floors_below is not None and -n > b.floors_below)}
+           for n in range(top, bottom - 1, -1) if n != 0]
+    if None in by_floor:
+        out.append({"floor": None, "label": "楼层不详", "dwellings": by_floor[None], "beyond": False})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the facility map
+
+POINTS_MAX = 5000
+
+
+def facility_map_focus(session: Session, actor: Actor, region_code: str = "") -> Region | None:
+    """The region a facility map shows: the filtered one, else the actor's outermost visible region."""
+    require(actor, Action.REGISTRY_VIEW)
+    if region_code:
+        _region_prefix(session, actor, region_code)
+    return geo.map_context(session, actor, region_code or None)["focus"]
+
+
+def facility_points(session: Session, actor: Actor, *, region_code: str = "", kinds: list[str] | None = None,
+                    statuses: list[str] | None = None, q: str = "", limit: int = POINTS_MAX) -> dict[str, Any]:
+    """The facilities in the actor's scope as a GeoJSON FeatureCollection of WGS-84 points (a facility without
+    its own point is drawn at its address's), filtered by region, kinds, statuses and text. At most `limit`
+    points, faulty and out-of-service ones first; `truncated` and `note` say when there were more. `counts`
+    gives the located facilities per kind under every filter but the kinds (for legends), `styles` how each
+    kind is drawn."""
+    require(actor, Action.REGISTRY_VIEW)
+    prefix = _region_prefix(session, actor, region_code)
+    lon, lat = func.coalesce(Facility.lon, Address.lon), func.coalesce(Facility.lat, Address.lat)
+
+    def select_(*cols: Any) -> Select:
+        s = _scope(select(*cols).select_from(Facility).outerjoin(Address, Address.id == Facility.address_id),
+                   Facility, actor)
+        if prefix:
+            s = s.where(Facility.region_path.startswith(prefix))
+        if q.strip():
+            s = s.where(_text_filter(Facility, q))
+        if statuses:
+            s = s.where(Facility.status.in_(statuses))
+        return s
+
+    located = (lon.is_not(None), lat.is_not(None))
+    counts = dict(session.execute(select_(Facility.kind, func.count()).where(*located).group_by(Facility.kind)).all())
+    for values, allowed, code, what in ((kinds, FACILITY_KIND_LABELS, "invalid_kind", "设施类型"),
+                                        (statuses, FACILITY_STATUS_LABELS, "invalid_status", "设施状态")):
+        bad = [v for v in values or () if v not in allowed]
+        if bad:
+            raise BadInput(code, f"{what}“{bad[0]}”无效,应为:" + "、".join(f"{k}({v})" for k, v in allowed.items()),
+                           f"Unknown {code[8:]} {bad[0]!r}; use one of {', '.join(allowed)}")
+    chosen = list(kinds or FACILITY_KIND_LABELS)
+    total = sum(counts.get(k, 0) for k in chosen)
+    unlocated = session.scalar(select_(func.count()).where(Facility.kind.in_(chosen), or_(lon.is_(None), lat.is_(None))))
+    limit = max(1, min(limit, POINTS_MAX))
+    rows = session.execute(select_(Facility.id, Facility.code, Facility.name, Facility.kind, Facility.status, lon, lat)
+                           .where(*located, Facility.kind.in_(chosen))
+                           .order_by(case((Facility.status == "in_service", 1), else_=0), Facility.id).limit(limit)).all()
+    features = [{"type": "Feature", "id": r[0], "geometry": {"type": "Point", "coordinates": [round(r[5], 6), round(r[6], 6)]},
+                 "properties": {"id": r[0], "code": r[1], "name": r[2] or FACILITY_KIND_LABELS[r[3]], "kind": r[3],
+                                "status": r[4]}} for r in rows]
+    notes = []
+    if total > len(features):
+        notes.append(f"设施较多,地图只显示 {len(features)} 个(共 {total} 个,故障和停用的优先显示);"
+                     "请选择镇街、村(社区)或网格,或只看部分类型。")
+    if unlocated:
+        notes.append(f"另有 {unlocated} 个设施没有坐标(也没有带坐标的地址),未在地图上显示。")
+    return {"type": "FeatureCollection", "features": features, "total": total, "shown": len(features),
+            "truncated": total > len(features), "limit": limit, "unlocated": unlocated or 0, "note": "".join(notes),
+            "counts": {k: counts.get(k, 0) for k in FACILITY_KIND_LABELS},
+            "styles": {k: {"label": FACILITY_KIND_LABELS[k], "color": c, "symbol": sym}
+                       for k, (c, sym) in FACILITY_STYLES.items()},
+            "statuses": FACILITY_STATUS_LABELS}
 
 
 def grid_summary(session: Session, actor: Actor, region_code: str) -> dict[str, Any]:
@@ -252,6 +375,9 @@ EXPORT_COLUMNS: dict[str, list[tuple[str, str, int]]] = {
     "facility": [("设施编码", "code", 16), ("设施名称", "name", 20), ("设施类型", "kind_label", 12),
                  ("状态", "status_label", 8), ("经度", "lon", 12), ("纬度", "lat", 12), ("地址", "address", 40),
                  ("网格", "grid_name", 16)],
+    "building": [("楼栋名称", "name", 20), ("楼栋地址", "address", 40), ("建筑结构", "structure_label", 8),
+                 ("地上层数", "floors", 8), ("地下层数", "floors_below", 8), ("登记房屋", "dwellings", 8),
+                 ("居住人数", "residents", 8), ("网格", "grid_name", 16)],
     "address": [("地址编码", "code", 24), ("标准地址", "full", 48), ("经度", "lon", 12), ("纬度", "lat", 12),
                 ("网格", "grid_name", 16)],
 }

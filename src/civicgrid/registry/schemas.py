@@ -18,6 +18,11 @@ ORG_KIND_LABELS = {"enterprise": "企业", "shop": "商铺", "school": "学校",
 FACILITY_KIND_LABELS = {"fire_hydrant": "消防栓", "camera": "监控摄像头", "aed": "AED 除颤仪",
                         "manhole_cover": "井盖", "emergency_shelter": "应急避难场所", "other": "其他设施"}
 FACILITY_STATUS_LABELS = {"in_service": "正常", "faulty": "故障", "out_of_service": "停用"}
+# how each kind is drawn on maps (ECharts symbol names) and in legends (an SVG of the same shape)
+FACILITY_STYLES = {"fire_hydrant": ("#dc2626", "triangle"), "camera": ("#2563eb", "rect"), "aed": ("#059669", "diamond"),
+                   "manhole_cover": ("#92400e", "circle"), "emergency_shelter": ("#7c3aed", "pin"),
+                   "other": ("#475569", "roundRect")}
+FACILITY_LEGEND = [(k, FACILITY_KIND_LABELS[k], c, sym) for k, (c, sym) in FACILITY_STYLES.items()]
 # tag → (label, sensitive). Sensitive classes are special populations: only roles with SENSITIVE_TAG_VIEW see them.
 TAGS: dict[str, tuple[str, bool]] = {
     "elderly_alone": ("独居老人", False), "disabled": ("残疾人", False), "left_behind_child": ("留守儿童", False),
@@ -27,7 +32,7 @@ TAGS: dict[str, tuple[str, bool]] = {
     "hiv": ("艾滋病危险人员", True),
 }
 ENTITY_LABELS = {"resident": "实有人口", "dwelling": "实有房屋", "organisation": "实有单位", "facility": "实有设施",
-                 "address": "标准地址"}
+                 "address": "标准地址", "building": "楼栋"}
 CHANGE_LABELS = {"create": "新建", "update": "修改", "import": "导入新建", "import_update": "导入更新",
                  "move_in": "入住", "move_out": "迁出", "tag": "添加标签"}
 
@@ -107,6 +112,16 @@ class OrganisationIn(BaseModel):
     safety_phone: str = ""
 
 
+class BuildingIn(BaseModel):
+    address: str = Field("", description="楼栋一级的标准地址(新建时必填)", examples=["东城街道岗贝社区东城路12号星河花园3栋"])
+    address_id: int | None = None
+    name: str = ""
+    structure: str = Field("other", description="steel_concrete 钢混 | brick_concrete 砖混 | steel 钢结构 | "
+                                                "brick_wood 砖木 | other 其他")
+    floors: int | None = Field(None, description="地上层数 1–200")
+    floors_below: int | None = Field(None, description="地下层数 0–20")
+
+
 class FacilityIn(BaseModel):
     code: str
     name: str = ""
@@ -114,6 +129,7 @@ class FacilityIn(BaseModel):
     status: str = "in_service"
     lon: float | None = None
     lat: float | None = None
+    crs: str = Field("wgs84", description="lon/lat 的坐标系: wgs84 | gcj02 | bd09(保存时换算为 WGS-84)")
     address: str = ""
     owner_department: str = ""
     maintainer_department: str = ""

@@ -20,19 +20,20 @@ from civicgrid.access.policy import Action, Actor, require
 from civicgrid.access.service import audit
 from civicgrid.errors import BadInput, Conflict, NotFound
 from civicgrid.geo import service as geo
+from civicgrid.geo.crs import to_wgs84
 from civicgrid.geo.models import Region
 from civicgrid.registry import crypto
 from civicgrid.registry.address import (TOWN_SUFFIXES, VILLAGE_SUFFIXES, Gazetteer, Matcher, Parsed, canonical,
                                         display_village, short_name)
-from civicgrid.registry.checks import (check_dwelling, check_facility, check_organisation, check_resident,
-                                       date_value, enum_value)
+from civicgrid.registry.checks import (check_building, check_dwelling, check_facility, check_organisation,
+                                       check_resident, date_value, enum_value)
 from civicgrid.registry.ids import InvalidCode, parse_phone
 from civicgrid.registry.models import (HOUSEHOLDS, RELATIONS, Address, Building, Dwelling, Facility, Organisation,
                                        RegistryChange, Residence, Resident, ResidentTag)
 from civicgrid.registry.schemas import HOUSEHOLD_LABELS, RELATION_LABELS, TAGS
 
 ENTITIES = {"resident": Resident, "dwelling": Dwelling, "organisation": Organisation, "facility": Facility,
-            "address": Address}
+            "address": Address, "building": Building}
 
 # ---------------------------------------------------------------------------------------------
 # regions: the gazetteer of towns and villages, and locating an address
@@ -357,13 +358,50 @@ def dwellings_for(session: Session, actor: Actor, uses: dict[int, str]
     return dwell, {a: (addrs[a].grid_id, addrs[a].region_path) for a in ids}
 
 
+def floor_number(floor: str) -> int | None:
+    """The floor an address level names as a number (negative below ground); None when unknown or 0."""
+    try:
+        return int(floor) or None
+    except (TypeError, ValueError):
+        return None
+
+
+def floor_problem(b: Building, floor: int | None) -> str | None:
+    """Why a dwelling on `floor` cannot be in building b (above its floors, or below ground where it has
+    fewer levels); None when it fits or either is unknown."""
+    if floor is None:
+        return None
+    if floor > 0 and b.floors is not None and floor > b.floors:
+        return f"房屋所在楼层({floor} 层)高于所在楼栋的地上层数({b.floors} 层)"
+    if floor < 0 and b.floors_below is not None and -floor > b.floors_below:
+        return (f"房屋位于地下 {-floor} 层,但所在楼栋" +
+                (f"只有 {b.floors_below} 层地下室" if b.floors_below else "没有地下层"))
+    return None
+
+
+def dwelling_floor_problem(session: Session, a: Address, building_id: int | None) -> str | None:
+    """The floor check of a new dwelling at address a in its building (forms, API; importers may call it per row)."""
+    b = session.get(Building, building_id) if building_id else None
+    return floor_problem(b, floor_number(a.floor)) if b else None
+
+
+def _check_floor(session: Session, a: Address, building_id: int | None) -> None:
+    problem = dwelling_floor_problem(session, a, building_id)
+    if problem:
+        msg = problem + ",请核对地址中的楼层或先修改楼栋层数"
+        raise BadInput("floor_above_building", msg, "The dwelling's floor is outside its building's floors",
+                       extra={"errors": {"address": msg}, "building_id": building_id})
+
+
 def dwelling_at(session: Session, actor: Actor, a: Address, *, use: str = "owner_occupied") -> Dwelling:
     """The dwelling at an address, created with `use` (in its building) when the address has none yet."""
     d = session.scalars(select(Dwelling).where(Dwelling.address_id == a.id)).first()
     if d is None:
         require(actor, Action.REGISTRY_EDIT, a)
+        building_id = building_of(session, actor, a)
+        _check_floor(session, a, building_id)
         d = Dwelling(address_id=a.id, use=use, grid_id=a.grid_id, region_path=a.region_path,
-                     building_id=building_of(session, actor, a))
+                     building_id=building_id)
         session.add(d)
         session.flush()
         _history(session, actor, "dwelling", d.id, "create", {"use": use})
@@ -397,7 +435,9 @@ def save_dwelling(session: Session, actor: Actor, data: dict[str, Any], *, dwell
         if session.scalars(select(Dwelling.id).where(Dwelling.address_id == a.id)).first():
             raise Conflict("dwelling_exists", f"该地址已登记房屋:{a.full}", "A dwelling exists at that address",
                            extra={"errors": {"address": "该地址已登记房屋"}})
-        d = Dwelling(address_id=a.id, building_id=building_of(session, actor, a))
+        building_id = building_of(session, actor, a)
+        _check_floor(session, a, building_id)
+        d = Dwelling(address_id=a.id, building_id=building_id)
         _place(d, a)
         session.add(d)
         changes = _apply_dwelling(d, clean)
@@ -409,6 +449,49 @@ def save_dwelling(session: Session, actor: Actor, data: dict[str, Any], *, dwell
     if changes:
         _history(session, actor, "dwelling", d.id, "update", changes)
     return d
+
+
+def save_building(session: Session, actor: Actor, data: dict[str, Any], *, building_id: int | None = None) -> Building:
+    """Record a building (at a standard address with a building level) or edit its name, structure and floors.
+    Floors may not be set below a registered dwelling's floor; an edit keeps what `data` does not name."""
+    require(actor, Action.REGISTRY_EDIT)
+    if building_id is not None:
+        b = get_record(session, actor, "building", building_id, Action.REGISTRY_EDIT)
+        data = {"name": b.name, "structure": b.structure, "floors": b.floors, "floors_below": b.floors_below} | data
+    clean, errors = check_building(data, today=clock.today())
+    _fail(errors, "楼栋信息")
+    if building_id is None:
+        a = resolve_address(session, actor, text=clean["address"], address_id=data.get("address_id"))
+        require(actor, Action.REGISTRY_EDIT, a)
+        if not a.building:
+            _fail({"address": "该地址没有楼栋一级(如“3栋”),无法登记楼栋"}, "楼栋信息")
+        key = Parsed(**dict(zip(("town", "village", "road", "house_no", "compound", "building"),
+                                _building_key(a)))).key()  # the key of its building-level address
+        if session.scalars(select(Building.id).join(Address, Address.id == Building.address_id)
+                           .where(Address.key == key)).first():
+            raise Conflict("building_exists", "该楼栋已登记", "A building exists at that address",
+                           extra={"errors": {"address": "该楼栋已登记"}})
+        b = session.get(Building, building_of(session, actor, a))
+        assert b is not None
+        action = "create"
+    else:
+        action = "update"
+    floors = [(n, full) for f, full in session.execute(
+        select(Address.floor, Address.full).join(Dwelling, Dwelling.address_id == Address.id)
+        .where(Dwelling.building_id == b.id)) if (n := floor_number(f)) is not None]
+    top = max(floors, default=(0, ""))
+    if clean["floors"] is not None and top[0] > clean["floors"]:
+        errors["floors"] = f"本楼已登记 {top[0]} 层的房屋({top[1]}),地上层数不能少于 {top[0]}"
+    bottom = min(floors, default=(0, ""))
+    if clean["floors_below"] is not None and -bottom[0] > clean["floors_below"]:
+        errors["floors_below"] = f"本楼已登记地下 {-bottom[0]} 层的房屋({bottom[1]}),地下层数不能少于 {-bottom[0]}"
+    _fail(errors, "楼栋信息")
+    clean["name"] = clean["name"] or b.name
+    changes = _assign(b, clean, ("name", "structure", "floors", "floors_below"))
+    session.flush()
+    if changes or action == "create":
+        _history(session, actor, "building", b.id, action, changes)
+    return b
 
 
 # ---------------------------------------------------------------------------------------------
@@ -614,7 +697,12 @@ def save_facility(session: Session, actor: Actor, data: dict[str, Any], *, facil
     else:
         f = get_record(session, actor, "facility", facility_id, Action.REGISTRY_EDIT)
         action = "update"
-    if clean["lon"] is not None:
+    fields: tuple[str, ...] = ("name", "kind", "status", "lon", "lat")
+    if clean["lon"] is not None:  # stored in WGS-84 to 7 decimals (about 1 cm), with the system it was entered in
+        lon, lat = to_wgs84(clean["lon"], clean["lat"], clean["crs"])
+        clean["lon"], clean["lat"] = round(float(lon), 7), round(float(lat), 7)
+        clean["source_crs"] = clean["crs"]
+        fields += ("source_crs",)
         grid = _locate(session, clean["lon"], clean["lat"])
         if grid is None:
             _fail({"lon": "坐标不在本市任何网格内"}, "设施信息")
@@ -626,7 +714,7 @@ def save_facility(session: Session, actor: Actor, data: dict[str, Any], *, facil
         f.address_id = a.id
         if clean["lon"] is None:
             _place(f, a)
-    changes = _assign(f, clean, ("name", "kind", "status", "lon", "lat"))
+    changes = _assign(f, clean, fields)
     f.owner_department_id, f.maintainer_department_id = owner, keeper
     session.add(f)
     session.flush()

@@ -17,6 +17,7 @@ from civicgrid.access import service as access_service
 from civicgrid.access.policy import ROLE_LABELS, Actor, can
 from civicgrid.db import get_sessionmaker, unit_of_work
 from civicgrid.errors import Forbidden, Unauthenticated
+from civicgrid.registry.schemas import FACILITY_LEGEND
 
 SESSION_COOKIE = "cg_session"
 LOGIN_CSRF_COOKIE = "cg_login_csrf"
@@ -24,7 +25,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-templates.env.globals.update(role_labels=ROLE_LABELS, can=can)
+templates.env.globals.update(role_labels=ROLE_LABELS, can=can, facility_legend=FACILITY_LEGEND)
 
 
 def _localtime(value: Any, fmt: str = "%m-%d %H:%M") -> str:

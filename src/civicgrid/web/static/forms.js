@@ -1,5 +1,5 @@
 // Forms of the case pages: no double submits; on the report form, category search and suggestions,
-// browser geolocation with a map-pick fallback (boundaries drawn by ECharts; no tiles).
+// browser geolocation with a map-pick fallback (cgmap.js: boundaries drawn by ECharts; no tiles).
 (function () {
   "use strict";
   const t = (s) => (window.cgT || {})[s] || s;  // strings translated by the page (i18n.JS_STRINGS)
@@ -16,21 +16,9 @@
   if (box && narrow && !new URLSearchParams(location.search).toString().match(/(^|&)(q|state|light|source|category|region)=[^&]/)) box.open = false;
   const tab = document.querySelector(".queue-tabs a[aria-current]");
   if (tab && narrow) tab.scrollIntoView({ block: "nearest", inline: "center" });
-  // the case page: the case's grid and its point (no tiles)
+  // the case page: the case's grid and its point (no tiles; cgmap.js)
   const caseMap = document.getElementById("case-map");
-  if (caseMap) window.addEventListener("load", () => {
-    fetch("/api/v1/regions/geojson?" + new URLSearchParams({ parent: caseMap.dataset.grid, level: "grid" }), { credentials: "same-origin" })
-      .then((r) => r.ok ? r.json() : null).then((fc) => {
-        if (!fc || !window.echarts) return;
-        echarts.registerMap("case-grid", fc);
-        const chart = echarts.init(caseMap);
-        const pt = caseMap.dataset.lon ? [[+caseMap.dataset.lon, +caseMap.dataset.lat]] : [];
-        chart.setOption({ animation: false, geo: { map: "case-grid", roam: true, silent: true,
-          itemStyle: { areaColor: "#eff6ff", borderColor: "#1e3a8a", borderWidth: 1.5 } },
-          series: [{ type: "scatter", coordinateSystem: "geo", symbol: "pin", symbolSize: 26, itemStyle: { color: "#dc2626" }, data: pt }] });
-        caseMap.dataset.ready = "1";
-      });
-  });
+  if (caseMap && window.cgMaps) window.addEventListener("load", () => cgMaps.pointMap(caseMap));
   // "使用当前位置" (#locate-me): the browser's position, or why there is none; the report form and the portal's
   // nearby page share it. The button is rendered disabled: a tap before this script ran would do nothing.
   window.cgLocate = (text, onPoint) => {
@@ -100,20 +88,9 @@
     text.textContent = `${how}:${x.toFixed(5)}, ${y.toFixed(5)}`; if (window.cgPick) window.cgPick(x, y); };
   window.cgLocate(text, (x, y) => setPoint(x, y, t("当前位置")));
   const el = document.getElementById("pick-map");
-  const source = form.dataset.boundaries ? fetch(form.dataset.boundaries)
-    : fetch("/api/v1/regions/tree?depth=0", { credentials: "same-origin" }).then((r) => r.json())
-      .then((roots) => roots.length ? fetch("/api/v1/regions/geojson?" + new URLSearchParams({ parent: roots[0].code, level: "grid", simplify: roots[0].level === "village" ? 0 : 20 }), { credentials: "same-origin" }) : null);
-  const draw = () => source.then((r) => r && r.json()).then((fc) => {
-      if (!fc || !window.echarts) return;
-      echarts.registerMap("pick", fc);
-      const chart = echarts.init(el);
-      const point = { type: "scatter", coordinateSystem: "geo", symbolSize: 16, itemStyle: { color: "#dc2626" }, data: [] };
-      chart.setOption({ animation: false, geo: { map: "pick", roam: true, itemStyle: { areaColor: "#eff6ff", borderColor: "#93c5fd" },
-        emphasis: { label: { show: false }, itemStyle: { areaColor: "#dbeafe" } } }, series: [point] });
-      window.cgPick = (x, y) => chart.setOption({ series: [{ data: [[x, y]] }] });
-      if (lon.value) window.cgPick(+lon.value, +lat.value);
-      chart.getZr().on("click", (e) => { const c = chart.convertFromPixel("geo", [e.offsetX, e.offsetY]); if (c) setPoint(c[0], c[1], t("地图选点")); });
-      el.dataset.ready = "1";
-    });
+  const draw = () => cgMaps.pickMap(el, form.dataset.boundaries, (x, y) => setPoint(x, y, t("地图选点"))).then((show) => {
+    window.cgPick = show;
+    if (lon.value) show(+lon.value, +lat.value);
+  });
   window.addEventListener("load", draw);
 })();

@@ -1,70 +1,16 @@
-// The region map: draws town, village and grid boundaries from the API with ECharts (no tiles).
+// The console map: the region map of cgmap.js with the open cases coloured by their light, the facility layer
+// (toggled, by kind) and, on a click, the grid's panel.
 (function () {
   "use strict";
   const el = document.getElementById("map");
   if (!el) return;
   const focus = el.dataset.focus, level = el.dataset.level;
   const mine = new Set((el.dataset.mine || "").split(",").filter(Boolean));
-  const simplify = { city: 25, district: 15, town: 4, village: 0 }[level] ?? 0;
-  const api = (q) => fetch("/api/v1/regions/geojson?" + new URLSearchParams(q), { credentials: "same-origin" })
-    .then((r) => { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); });
-  const palette = ["#dbeafe", "#dcfce7", "#fef9c3", "#fce7f3", "#ede9fe", "#ffedd5", "#cffafe", "#f1f5f9"];
   const LIGHT = { red: "#dc2626", yellow: "#eab308", green: "#16a34a", none: "#64748b" };
-  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const esc = cgMaps.esc;
 
-  function rings(fc) {
-    const out = [];
-    for (const f of fc.features) {
-      const g = f.geometry, polys = g.type === "Polygon" ? [g.coordinates] : g.coordinates;
-      for (const p of polys) for (const r of p) out.push({ coords: r });
-    }
-    return out;
-  }
-
-  const wanted = [api({ parent: focus, level: "grid", simplify })];
-  // a village page draws the village's own outline (the API returns the parent for its own level)
-  wanted.push(api({ parent: focus, level: "village", simplify: level === "village" ? 0 : simplify }));
-  wanted.push(level === "city" || level === "district" ? api({ parent: focus, level: "town", simplify }) : Promise.resolve(null));
-
-  Promise.all(wanted).then(([grids, villages, towns]) => {
-    const chart = echarts.init(el, null, { renderer: "canvas" });
+  cgMaps.regionMap(el, { focus, level, mine }).then(({ chart, info }) => {
     window.cgMap = chart;
-    const info = {}, villageIdx = {};
-    villages.features.forEach((f, i) => { villageIdx[f.properties.code] = i; info[f.properties.code] = f.properties; });
-    if (towns) towns.features.forEach((f) => { info[f.properties.code] = f.properties; });
-    const regions = [];
-    for (const f of grids.features) {
-      const p = f.properties; info[p.code] = p; p.label = p.name; f.properties = Object.assign({}, p, { name: p.code });
-      regions.push({ name: p.code, itemStyle: mine.has(p.code)
-        ? { areaColor: "#fde68a", borderColor: "#b45309", borderWidth: 2 }
-        : { areaColor: palette[(villageIdx[p.parent_code] ?? 0) % palette.length] } });
-    }
-    echarts.registerMap("cg-" + focus, grids);
-    const labels = (towns || (level === "town" ? villages : null));
-    const series = [
-      { type: "lines", coordinateSystem: "geo", polyline: true, silent: true, zlevel: 1, data: rings(villages),
-        lineStyle: { color: "#1e3a8a", width: level === "village" ? 2.5 : 1.2, opacity: 0.9 } },
-    ];
-    if (towns) series.push({ type: "lines", coordinateSystem: "geo", polyline: true, silent: true, zlevel: 2,
-      data: rings(towns), lineStyle: { color: "#b91c1c", width: 2.2, opacity: 0.95 } });
-    if (labels) series.push({ type: "scatter", coordinateSystem: "geo", zlevel: 3, symbolSize: 1, silent: true,
-      data: labels.features.map((f) => ({ name: f.properties.name.replace(/(社区居民委员会|村民委员会|居民委员会)$/, ""), value: f.properties.cp })),
-      label: { show: true, formatter: "{b}", color: "#111827", fontSize: level === "city" ? 12 : 11,
-        textBorderColor: "#fff", textBorderWidth: 2 } });
-    chart.setOption({
-      animation: false,
-      tooltip: { trigger: "item", formatter: (p) => {
-        const g = info[p.name]; if (!g) return "";
-        const v = info[g.parent_code];
-        return `<b>${esc(g.label || g.name)}</b>${mine.has(g.code) ? "(我的网格)" : ""}<br>${esc(g.code)}${v ? "<br>" + esc(v.name) : ""}`;
-      } },
-      geo: { map: "cg-" + focus, roam: true, scaleLimit: { min: 0.8, max: 60 }, aspectScale: 0.92,
-        layoutCenter: ["50%", "50%"], layoutSize: "96%", regions,
-        itemStyle: { borderColor: "#94a3b8", borderWidth: 0.4, areaColor: "#e2e8f0" },
-        emphasis: { label: { show: false }, itemStyle: { areaColor: "#fbbf24" } },
-        select: { label: { show: false }, itemStyle: { areaColor: "#f59e0b" } }, selectedMode: "single" },
-      series,
-    });
     chart.on("click", (p) => {
       if (p.componentType === "geo" && info[p.name]) showGrid(p.name);
       if (p.seriesId === "cases" && p.data) location.href = "/cases/" + encodeURIComponent(p.data.value[2]);
@@ -87,12 +33,30 @@
     if (toggle) toggle.addEventListener("change", loadCases);
     loadCases();
     setInterval(loadCases, 30000);
-    window.addEventListener("resize", () => chart.resize());
+    facilities(chart);
     document.getElementById("map-loading").remove();
     el.dataset.ready = "1";
   }).catch((e) => {
     document.getElementById("map-loading").textContent = "边界加载失败:" + e.message;
   });
+
+  // the facility layer (for roles that see base data): off until ticked; each kind toggled on its own
+  function facilities(chart) {
+    const box = document.getElementById("show-facilities");
+    if (!box) return;
+    const kindBoxes = [...document.querySelectorAll("input[name=fac-kind]")];
+    const note = document.getElementById("fac-note");
+    const layer = cgMaps.facilityLayer(chart, { region: focus, size: level === "city" || el.clientWidth < 500 ? 7 : 11,
+      kinds: () => box.checked ? kindBoxes.filter((b) => b.checked).map((b) => b.value) : [],
+      onLoad: (res) => {
+        for (const b of kindBoxes) { const o = document.getElementById("fc-" + b.value); if (o) o.textContent = res ? res.counts[b.value] : "–"; }
+        note.textContent = res ? res.note : ""; el.dataset.facilities = res ? String(res.shown) : "0";
+      } });
+    const reload = () => layer.load().catch((e) => { note.textContent = "设施加载失败:" + e.message; });
+    box.addEventListener("change", reload);
+    kindBoxes.forEach((b) => b.addEventListener("change", () => { if (b.checked) box.checked = true; reload(); }));
+    if (box.checked) reload();
+  }
 
   function showGrid(code) {
     const panel = document.getElementById("grid-panel");
