@@ -245,3 +245,20 @@ def test_worker_processes_give_the_same_result_as_checking_in_process(db, addr, 
     assert keyring.decrypt(people["居民5"].id_enc, "resident.id_number") == pid(305)
     assert people["居民5"].id_hash == service.number_hash(pid(305), "id_number")
     assert keyring.decrypt(people["居民5"].phone_enc, "resident.phone") == "13800000005"
+
+
+def test_import_refuses_a_dwelling_above_its_buildings_floors(db, demo_grid):
+    from civicgrid.registry import service
+    from civicgrid.registry.models import Building
+    from tests.registry.conftest import make_resident
+
+    make_resident(db, demo_grid, room="1203")
+    b = db.get(Building, db.scalars(select(Dwelling.building_id)).one())
+    service.save_building(db, SYSTEM, {"floors": "18"}, building_id=b.id)
+    too_high = make_address(db, demo_grid, room="2101")
+    fits = make_address(db, demo_grid, room="1801")
+    checked = importer.check(db, SYSTEM, "resident", importer.read_table(
+        (HEAD + f"王五,{pid(41)},,,{too_high.full}\n赵六,{pid(42)},,,{fits.full}\n").encode()))
+    assert checked.valid == 1 and len(checked.errors) == 1
+    e = checked.errors[0]
+    assert e["row"] == 2 and e["column"] == "现住址" and "21 层" in e["message"] and "18 层" in e["message"], e

@@ -395,6 +395,12 @@ class _Pass:
                         out["address_id"] = mm.address_id
                         out["_match"] = mm.status
             checked.append((line, None if errs else out, errs))
+        if kind in ("resident", "dwelling"):  # a new dwelling must fit its building's floors
+            at = {c["address_id"] for _l, c, _e in checked if c and c.get("address_id")}
+            bad = service.floor_problems(session, {a: self.matcher.levels[a] for a in at})
+            for n, (line, c, errs) in enumerate(checked):
+                if c and c.get("address_id") in bad:
+                    checked[n] = (line, None, {"address": bad[c["address_id"]]})
         self._scope(checked)
         good = []
         for line, out, errs in checked:

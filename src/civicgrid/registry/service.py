@@ -7,7 +7,7 @@ grid summaries, export) in queries.py.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -383,6 +383,26 @@ def dwelling_floor_problem(session: Session, a: Address, building_id: int | None
     """The floor check of a new dwelling at address a in its building (forms, API; importers may call it per row)."""
     b = session.get(Building, building_id) if building_id else None
     return floor_problem(b, floor_number(a.floor)) if b else None
+
+
+def floor_problems(session: Session, levels: dict[int, Parsed]) -> dict[int, str]:
+    """dwelling_floor_problem for many addresses at once (imports): address id → reason, for the addresses
+    whose floor does not fit their building's registered floors; buildings are found by their address."""
+    want = {aid: replace(p, unit="", floor="", room="", rest="").key() for aid, p in levels.items()
+            if floor_number(p.floor) is not None}
+    keys = list(set(want.values()))
+    found: dict[str, Any] = {}
+    for k in range(0, len(keys), 900):
+        found.update((r.key, r) for r in session.execute(
+            select(Address.key, Building.floors, Building.floors_below).join(Building, Building.address_id == Address.id)
+            .where(Address.key.in_(keys[k:k + 900]))))
+    out = {}
+    for aid, key in want.items():
+        b = found.get(key)
+        problem = floor_problem(b, floor_number(levels[aid].floor)) if b is not None else None
+        if problem:
+            out[aid] = problem + ",请核对地址中的楼层或先修改楼栋层数"
+    return out
 
 
 def _check_floor(session: Session, a: Address, building_id: int | None) -> None:
