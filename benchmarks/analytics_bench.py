@@ -214,7 +214,7 @@ def write_level(session, facts_path, dtable, htable, cols, monthly=False):
         f"WHERE {st}_bucket >= 0 GROUP BY {keys}, {st}_bucket" for st in STEPS)
     counts = []
     for sql, table in ((daily, dtable), (hist, htable)):
-        reader = con.execute(sql).to_arrow_reader(200_000)
+        reader = con.sql(sql).to_arrow_reader(200_000)
         names = reader.schema.names
         n = 0
         for batch in reader:

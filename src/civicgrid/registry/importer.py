@@ -338,7 +338,8 @@ class _Pass:
                          clock.today())
         self.matcher = service.matcher(session)
         self.seen: dict[str, int] = {}
-        self.matches: dict[str, Any] = {}  # address text → match (people of one dwelling share it)
+        self.matches: dict[str, Any] = {}  # address text → match, this chunk and the one before (people of
+        self.before: dict[str, Any] = {}  # one dwelling are usually neighbours in a file; memory stays flat)
         self.paths: dict[int, str] = {}  # address id → region path
         self.scopes = actor.scope_paths(Action.REGISTRY_IMPORT)
 
@@ -363,6 +364,7 @@ class _Pass:
         """The chunk's good rows, cleaned; its bad rows become errors. `prepared`: the chunk's row checks already
         done (by a worker process); otherwise they run here."""
         kind, session = self.kind, self.session
+        self.before, self.matches = self.matches, {}
         if prepared is None:
             prepared = prepare(self.spec, chunk)
         checked: list[tuple[int, dict[str, Any] | None, dict[str, str]]] = []
@@ -384,9 +386,10 @@ class _Pass:
             if kind in ("resident", "dwelling", "organisation") or (kind == "facility" and out.get("address")):
                 text = out.get("address") or ""
                 if text and "address" not in errs:
-                    mm = self.matches.get(text)
+                    mm = self.matches.get(text) or self.before.get(text)
                     if mm is None:
-                        mm = self.matches[text] = self.matcher.match(text)
+                        mm = self.matcher.match(text)
+                    self.matches[text] = mm
                     if mm.address_id is None:
                         cands = [self.matcher.levels[a].display() for a, _ in mm.candidates[:2]]
                         errs["address"] = ("地址不能唯一确定" if mm.status == "unsure" else "地址未匹配到标准地址") + (
