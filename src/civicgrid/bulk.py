@@ -43,8 +43,11 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: It
                     y = m.get(x)
                     if y is None:
                         y = m[x] = p(x)
-                except TypeError:  # unhashable (JSON values)
-                    y = p(x)
+                except TypeError:  # JSON values: memoised per object (kept alive here, so its id is not reused)
+                    hit = m.get(("id", id(x)))
+                    if hit is None or hit[0] is not x:
+                        hit = m[("id", id(x))] = (x, p(x))
+                    y = hit[1]
                 v[i] = y
             return tuple(v)
         data: Iterable[Sequence[Any]] = (ready(r) for r in rows)

@@ -341,6 +341,7 @@ class _Pass:
         self.matches: dict[str, Any] = {}  # address text → match, this chunk and the one before (people of
         self.before: dict[str, Any] = {}  # one dwelling are usually neighbours in a file; memory stays flat)
         self.paths: dict[int, str] = {}  # address id → region path
+        self.floors: dict[str, Any] = {}  # building key → its registered floors
         self.scopes = actor.scope_paths(Action.REGISTRY_IMPORT)
 
     def chunks(self, size: int = CHUNK) -> Iterator[list[Row]]:
@@ -400,7 +401,7 @@ class _Pass:
             checked.append((line, None if errs else out, errs))
         if kind in ("resident", "dwelling"):  # a new dwelling must fit its building's floors
             at = {c["address_id"] for _l, c, _e in checked if c and c.get("address_id")}
-            bad = service.floor_problems(session, {a: self.matcher.levels[a] for a in at})
+            bad = service.floor_problems(session, {a: self.matcher.levels[a] for a in at}, self.floors)
             for n, (line, c, errs) in enumerate(checked):
                 if c and c.get("address_id") in bad:
                     checked[n] = (line, None, {"address": bad[c["address_id"]]})
@@ -557,6 +558,7 @@ def _write_each(session: Session, actor: Actor, kind: str, rows: list[dict[str, 
     return created, updated
 
 
+NO_CHANGES: dict[str, Any] = {}  # an imported resident's history entry (one shared object, never changed)
 RESIDENT_COLUMNS = ("id", "name", "id_enc", "id_hash", "id_masked", "phone_enc", "phone_hash", "phone_masked",
                     "birth_date", "sex", "origin_code", "household", "dwelling_id", "grid_id", "region_path",
                     "created_at", "updated_at")
@@ -594,7 +596,7 @@ def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]])
             people.append((keys[k], r["name"], id_enc, id_hash, id_mask, ph_enc, ph_hash, ph_mask, r["birth_date"],
                            r["sex"], r["origin_code"], r["household"], d, grid_id, path, now, now))
             stays.append((res_keys[k], keys[k], d, r["relation"], r["moved_in"]))
-            history.append((change_keys[k], "resident", keys[k], now, uid, uname, "import", {}))
+            history.append((change_keys[k], "resident", keys[k], now, uid, uname, "import", NO_CHANGES))
         bulk.insert_rows(session, Resident.__table__, RESIDENT_COLUMNS, people)
         bulk.insert_rows(session, Residence.__table__, ("id", "resident_id", "dwelling_id", "relation", "moved_in"),
                          stays)

@@ -7,14 +7,14 @@ grid summaries, export) in queries.py.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
-from civicgrid import clock
+from civicgrid import bulk, clock
 from civicgrid.access.models import Department
 from civicgrid.access.policy import Action, Actor, require
 from civicgrid.access.service import audit
@@ -347,14 +347,14 @@ def dwellings_for(session: Session, actor: Actor, uses: dict[int, str]
     if missing:
         buildings = buildings_for(session, actor, [addrs[a] for a in missing])
         now = clock.now()
-        session.execute(insert(Dwelling.__table__), [
-            {"address_id": a, "use": uses[a], "structure": "other", "grid_id": addrs[a].grid_id,
-             "region_path": addrs[a].region_path, "owner_name": "", "owner_phone_masked": "",
-             "building_id": buildings[a], "inspection_status": "not_inspected", "created_at": now,
-             "updated_at": now} for a in missing])
-        for k in range(0, len(missing), 900):
-            dwell.update(session.execute(select(Dwelling.address_id, Dwelling.id)
-                                         .where(Dwelling.address_id.in_(missing[k:k + 900]))).all())
+        session.flush()
+        new_ids = bulk.reserve_ids(session, Dwelling.__table__, len(missing))
+        bulk.insert_rows(session, Dwelling.__table__, (
+            "id", "address_id", "use", "structure", "grid_id", "region_path", "owner_name", "owner_phone_masked",
+            "building_id", "inspection_status", "created_at", "updated_at"), [
+            (i, a, uses[a], "other", addrs[a].grid_id, addrs[a].region_path, "", "", buildings[a], "not_inspected",
+             now, now) for i, a in zip(new_ids, missing)])
+        dwell.update(zip(missing, new_ids))
     return dwell, {a: (addrs[a].grid_id, addrs[a].region_path) for a in ids}
 
 
@@ -385,20 +385,29 @@ def dwelling_floor_problem(session: Session, a: Address, building_id: int | None
     return floor_problem(b, floor_number(a.floor)) if b else None
 
 
-def floor_problems(session: Session, levels: dict[int, Parsed]) -> dict[int, str]:
+def floor_problems(session: Session, levels: dict[int, Parsed], known: dict[str, Any] | None = None
+                   ) -> dict[int, str]:
     """dwelling_floor_problem for many addresses at once (imports): address id → reason, for the addresses
-    whose floor does not fit their building's registered floors; buildings are found by their address."""
-    want = {aid: replace(p, unit="", floor="", room="", rest="").key() for aid, p in levels.items()
-            if floor_number(p.floor) is not None}
-    keys = list(set(want.values()))
+    whose floor does not fit their building's registered floors; buildings are found by their address.
+    `known` (building key → floors) carries what was read between calls of one import."""
+    known = {} if known is None else known
+    if not known and session.scalar(select(Building.id).where(or_(Building.floors.is_not(None),
+                                                                  Building.floors_below.is_not(None))).limit(1)) is None:
+        known[""] = None  # no building has registered floors: nothing to check against
+    if "" in known:
+        return {}
+    want = {aid: "|".join((p.town, p.village, p.road, p.house_no, p.compound, p.building, "", ""))
+            for aid, p in levels.items() if p.floor and floor_number(p.floor) is not None}
+    keys = list(set(want.values()) - known.keys())
     found: dict[str, Any] = {}
     for k in range(0, len(keys), 900):
         found.update((r.key, r) for r in session.execute(
             select(Address.key, Building.floors, Building.floors_below).join(Building, Building.address_id == Address.id)
             .where(Address.key.in_(keys[k:k + 900]))))
+    known.update((k, found.get(k)) for k in keys)
     out = {}
     for aid, key in want.items():
-        b = found.get(key)
+        b = known[key]
         problem = floor_problem(b, floor_number(levels[aid].floor)) if b is not None else None
         if problem:
             out[aid] = problem + ",请核对地址中的楼层或先修改楼栋层数"
