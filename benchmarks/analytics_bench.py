@@ -202,7 +202,7 @@ def write_level(session, facts_path, dtable, htable, cols, monthly=False):
     from civicgrid.analytics.kpis import MEASURES, STEPS
 
     con = duckdb.connect()
-    con.execute(f"CREATE VIEW facts AS SELECT * REPLACE ("
+    con.execute("CREATE VIEW facts AS SELECT * REPLACE ("
                 + ("date_trunc('month', day)::DATE" if monthly else "day")
                 + f" AS day) FROM read_parquet('{facts_path}')")
     keys = ", ".join(cols)
