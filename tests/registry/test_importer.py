@@ -262,3 +262,28 @@ def test_import_refuses_a_dwelling_above_its_buildings_floors(db, demo_grid):
     assert checked.valid == 1 and len(checked.errors) == 1
     e = checked.errors[0]
     assert e["row"] == 2 and e["column"] == "现住址" and "21 层" in e["message"] and "18 层" in e["message"], e
+
+
+def test_a_running_import_blocks_a_second_start_until_it_goes_silent(db, addr, tmp_path, monkeypatch):
+    """A second start while an import runs is refused; an import whose process died (no progress for minutes,
+    e.g. a restart) reads as interrupted and may be started again."""
+    import os
+    import time
+
+    from civicgrid.config import get_settings
+    from civicgrid.errors import Conflict
+
+    monkeypatch.setenv("CIVICGRID_STORAGE_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        token = importer.save_upload(SYSTEM, "resident", "a.csv", (HEAD + f"张三,{pid(11)},,,{addr.full}\n").encode())
+        importer._write_status(token, {"state": "running", "kind": "resident", "done": 0, "total": 1})
+        with pytest.raises(Conflict) as e:
+            importer.start(SYSTEM, token, factory=None)
+        assert e.value.code == "import_running"
+        old = time.time() - importer.STALE_S - 5
+        os.utime(importer._status_path(token), (old, old))
+        st = importer.status(SYSTEM, token)
+        assert (st["state"], st["code"]) == ("failed", "import_interrupted") and "已中断" in st["message"]
+    finally:
+        get_settings.cache_clear()

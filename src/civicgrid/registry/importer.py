@@ -744,6 +744,9 @@ def import_file(session: Session, actor: Actor, kind: str, filename: str, data: 
 # imports from the page run in the background: the page polls their progress
 
 
+STALE_S = 300  # a running import writes its progress at least every chunk; silence this long means it died
+
+
 def _status_path(token: str) -> Path:
     return _store() / f"{token}.status.json"
 
@@ -810,6 +813,10 @@ def status(actor: Actor, token: str) -> dict[str, Any]:
     if not p.exists():
         return {}
     st = json.loads(p.read_text())
+    if st.get("state") == "running" and time.time() - p.stat().st_mtime > STALE_S:
+        # no progress for minutes: the process running it has gone (a restart); its transaction rolled back
+        st.update(state="failed", code="import_interrupted", error_rows=0,
+                  message="导入已中断(服务曾重启),请重新开始导入")
     if st.get("total"):
         st["percent"] = min(100, round(100 * st["done"] / st["total"]))
     return st
