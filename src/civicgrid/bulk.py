@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import Select, Table, text
 from sqlalchemy.orm import Session
 
 
@@ -70,6 +70,14 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: It
     finally:
         cur.close()
     return len(batch)
+
+
+def select_in(session: Session, stmt: Select[Any], column: Any, values: Sequence[Any], size: int = 900) -> list[Any]:
+    """The rows of `stmt` where column IN values, asked in parts of `size` (SQLite limits bound parameters)."""
+    rows: list[Any] = []
+    for k in range(0, len(values), size):
+        rows.extend(session.execute(stmt.where(column.in_(values[k:k + size]))))
+    return rows
 
 
 def reserve_ids(session: Session, table: Table, n: int) -> list[int]:

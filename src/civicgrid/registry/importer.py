@@ -422,9 +422,7 @@ class _Pass:
     def _scope(self, checked: list[tuple[int, dict[str, Any] | None, dict[str, str]]]) -> None:
         """Rows whose address lies outside the importer's scope become errors."""
         need = list({c["address_id"] for _l, c, _e in checked if c and c.get("address_id")} - self.paths.keys())
-        for k in range(0, len(need), 900):
-            self.paths.update(self.session.execute(select(Address.id, Address.region_path)
-                                                   .where(Address.id.in_(need[k:k + 900]))).all())
+        self.paths.update(bulk.select_in(self.session, select(Address.id, Address.region_path), Address.id, need))
         for n, (line, c, errs) in enumerate(checked):
             if c and c.get("address_id") and not any(self.paths[c["address_id"]].startswith(p) for p in self.scopes):
                 checked[n] = (line, None, {"address": "该地址不在您的管辖范围内"})

@@ -302,24 +302,19 @@ def buildings_for(session: Session, actor: Actor, addrs: list[Any]) -> dict[int,
         baddr = {key: own[key] if key in own else next(made) for key in need}
         ids = list(set(baddr.values()))
         found: dict[int, int] = {}
-        for k in range(0, len(ids), 900):
-            found.update(session.execute(select(Building.address_id, Building.id)
-                                         .where(Building.address_id.in_(ids[k:k + 900]))).all())
+        found.update(bulk.select_in(session, select(Building.address_id, Building.id), Building.address_id, ids))
         missing = [i for i in ids if i not in found]
         if missing:
             now = clock.now()
             rows = []
-            for k in range(0, len(missing), 900):
-                for ba in session.execute(select(Address.id, Address.compound, Address.road, Address.building,
-                                                 Address.grid_id, Address.region_path)
-                                          .where(Address.id.in_(missing[k:k + 900]))):
-                    rows.append({"address_id": ba.id, "name": f"{ba.compound or ba.road}{ba.building}栋",
-                                 "grid_id": ba.grid_id, "region_path": ba.region_path, "created_at": now,
-                                 "updated_at": now})
+            for ba in bulk.select_in(session, select(Address.id, Address.compound, Address.road, Address.building,
+                                                     Address.grid_id, Address.region_path), Address.id, missing):
+                rows.append({"address_id": ba.id, "name": f"{ba.compound or ba.road}{ba.building}栋",
+                             "grid_id": ba.grid_id, "region_path": ba.region_path, "created_at": now,
+                             "updated_at": now})
             session.execute(insert(Building.__table__), rows)
-            for k in range(0, len(missing), 900):
-                found.update(session.execute(select(Building.address_id, Building.id)
-                                             .where(Building.address_id.in_(missing[k:k + 900]))).all())
+            found.update(bulk.select_in(session, select(Building.address_id, Building.id), Building.address_id,
+                                        missing))
         for key in need:
             cache[key] = found[baddr[key]]
         for a in addrs:
@@ -338,11 +333,8 @@ def dwellings_for(session: Session, actor: Actor, uses: dict[int, str]
     cols = (Address.id, Address.grid_id, Address.region_path, Address.village_id, Address.lon, Address.lat,
             *(getattr(Address, lv) for lv in ("town", "village", "road", "house_no", "compound", "building", "unit",
                                               "floor", "room")))
-    for k in range(0, len(ids), 900):
-        part = ids[k:k + 900]
-        addrs.update((a.id, a) for a in session.execute(select(*cols).where(Address.id.in_(part))))
-        dwell.update(session.execute(select(Dwelling.address_id, Dwelling.id)
-                                     .where(Dwelling.address_id.in_(part))).all())
+    addrs.update((a.id, a) for a in bulk.select_in(session, select(*cols), Address.id, ids))
+    dwell.update(bulk.select_in(session, select(Dwelling.address_id, Dwelling.id), Dwelling.address_id, ids))
     missing = [a for a in ids if a not in dwell]
     if missing:
         buildings = buildings_for(session, actor, [addrs[a] for a in missing])
@@ -400,10 +392,8 @@ def floor_problems(session: Session, levels: dict[int, Parsed], known: dict[str,
             for aid, p in levels.items() if p.floor and floor_number(p.floor) is not None}
     keys = list(set(want.values()) - known.keys())
     found: dict[str, Any] = {}
-    for k in range(0, len(keys), 900):
-        found.update((r.key, r) for r in session.execute(
-            select(Address.key, Building.floors, Building.floors_below).join(Building, Building.address_id == Address.id)
-            .where(Address.key.in_(keys[k:k + 900]))))
+    found.update((r.key, r) for r in bulk.select_in(session, select(Address.key, Building.floors, Building.floors_below)
+                                                    .join(Building, Building.address_id == Address.id), Address.key, keys))
     known.update((k, found.get(k)) for k in keys)
     out = {}
     for aid, key in want.items():
@@ -825,8 +815,7 @@ def create_addresses(session: Session, actor: Actor, items: list[tuple[dict[str,
     towns = dict(session.execute(select(Region.id, Region.name).where(Region.id.in_(tids))).all())
     keys = [p.key() for p, *_ in parsed]
     existing: dict[str, int] = {}
-    for k in range(0, len(keys), 900):
-        existing.update(session.execute(select(Address.key, Address.id).where(Address.key.in_(keys[k:k + 900]))).all())
+    existing.update(bulk.select_in(session, select(Address.key, Address.id), Address.key, keys))
     now = clock.now()
     rows, order = [], []
     seen: set[str] = set()
