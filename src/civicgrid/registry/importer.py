@@ -108,7 +108,8 @@ class Table:
         return cls(headers, encoding, lambda: ((n, r, frozenset()) for n, r in numbered), len(rows))
 
 
-Row = tuple[int, list[Any], "frozenset[int] | set[int]"]  # line the user sees, values, formula column indexes
+Row = tuple[int, list[Any], "frozenset[int] | set[int] | None"]
+# line the user sees, values, formula column indexes (None: CSV text, a formula is a value starting with "=")
 
 
 def _norm_header(h: Any) -> str:
@@ -175,8 +176,7 @@ def _read_csv(data: bytes) -> Table:
         for n, row in enumerate(it, start=2):
             if not any(c.strip() for c in row):
                 continue
-            yield n, row, ({i for i, c in enumerate(row) if c.startswith("=")}
-                           if "\x1f=" in "\x1f" + "\x1f".join(row) else frozenset())
+            yield n, row, None  # formula cells are found by `prepare` (in a worker process for large files)
 
     return Table(headers, encoding, rows, max(0, data.count(b"\n") - 1))
 
@@ -286,6 +286,8 @@ def prepare(spec: Spec, chunk: list[Row]) -> list[Prepared]:
     for line, row, formulas in chunk:
         values = {f: (row[c] if c < len(row) else "") for f, c in spec.col_of.items()}
         errs: dict[str, str] = {}
+        if formulas is None:
+            formulas = [i for i, v in enumerate(row) if v[:1] == "="]
         for c in formulas:  # formulas are never evaluated or stored
             f = spec.field_of_column.get(c)
             if f:
@@ -583,9 +585,7 @@ def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]])
             new.append((r, ids, phone))
     if new:
         session.flush()
-        keys = bulk.reserve_ids(session, Resident.__table__, len(new))
-        res_keys = bulk.reserve_ids(session, Residence.__table__, len(new))
-        change_keys = bulk.reserve_ids(session, RegistryChange.__table__, len(new))
+        keys = bulk.reserve_ids(session, Resident.__table__, len(new))  # residences and history refer to them
         people, stays, history = [], [], []
         uid, uname = actor.user_id or None, actor.display_name
         for k, (r, (id_enc, id_hash, id_mask), (ph_enc, ph_hash, ph_mask)) in enumerate(new):
@@ -593,13 +593,12 @@ def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]])
             grid_id, path = place[r["address_id"]]
             people.append((keys[k], r["name"], id_enc, id_hash, id_mask, ph_enc, ph_hash, ph_mask, r["birth_date"],
                            r["sex"], r["origin_code"], r["household"], d, grid_id, path, now, now))
-            stays.append((res_keys[k], keys[k], d, r["relation"], r["moved_in"]))
-            history.append((change_keys[k], "resident", keys[k], now, uid, uname, "import", NO_CHANGES))
+            stays.append((keys[k], d, r["relation"], r["moved_in"]))
+            history.append(("resident", keys[k], now, uid, uname, "import", NO_CHANGES))
         bulk.insert_rows(session, Resident.__table__, RESIDENT_COLUMNS, people)
-        bulk.insert_rows(session, Residence.__table__, ("id", "resident_id", "dwelling_id", "relation", "moved_in"),
-                         stays)
-        bulk.insert_rows(session, RegistryChange.__table__, ("id", "entity", "entity_id", "at", "actor_id",
-                                                             "actor_name", "action", "changes"), history)
+        bulk.insert_rows(session, Residence.__table__, ("resident_id", "dwelling_id", "relation", "moved_in"), stays)
+        bulk.insert_rows(session, RegistryChange.__table__, ("entity", "entity_id", "at", "actor_id", "actor_name",
+                                                             "action", "changes"), history)
     return len(new), updated
 
 
