@@ -311,6 +311,53 @@ def prepare(spec: Spec, chunk: list[Row]) -> list[Prepared]:
     return out
 
 
+def prepare_packed(spec: Spec, chunk: list[Row]) -> tuple[tuple[str, ...], tuple[str, ...], list[Any]]:
+    """`prepare` in a worker process, its result packed for the trip back: a good row's values as a tuple in one
+    key order, dates as day numbers. Unpickling a chunk of dicts holding dates cost the importing process more
+    than a tenth of a large import; this costs it a ninth of that (`unpack`)."""
+    out = prepare(spec, chunk)
+    keys: dict[str, None] = {}
+    for _l, c, e in out:
+        if not e:
+            keys.update(dict.fromkeys(c))
+    order = tuple(keys)
+    first = next((c for _l, c, e in out if not e), {})
+    dates = tuple(k for k in order if isinstance(first.get(k), date))
+    at = [order.index(k) for k in dates]
+    rows: list[Any] = []
+    for line, c, e in out:
+        if e:  # a bad row's partial values still take part in the checks across rows (duplicates)
+            rows.append((line, c, e))
+            continue
+        v = [c.get(k) for k in order]
+        for i in at:
+            if isinstance(v[i], date):
+                v[i] = v[i].toordinal()
+        rows.append((line, tuple(v), None))
+    return order, dates, rows
+
+
+def unpack(packed: tuple[tuple[str, ...], tuple[str, ...], list[Any]], days: dict[int, date]) -> list[Prepared]:
+    """The rows `prepare_packed` sent, as `prepare` returns them; `days` memoises day number → date."""
+    order, dates, rows = packed
+    at = [order.index(k) for k in dates]
+    out: list[Prepared] = []
+    for line, values, e in rows:
+        if e:
+            out.append((line, values, e))
+            continue
+        c = dict(zip(order, values))
+        for i in at:
+            n = values[i]
+            if type(n) is int:
+                d = days.get(n)
+                if d is None:
+                    d = days[n] = date.fromordinal(n)
+                c[order[i]] = d
+        out.append((line, c, {}))
+    return out
+
+
 class _Pass:
     """One pass over a file: checks chunk by chunk (so memory stays flat), remembering only what spans chunks:
     the keys seen (duplicates inside the file), address matches and the scope of matched addresses."""
@@ -457,15 +504,16 @@ def _stream(p: _Pass) -> Iterator[tuple[list[Row], list[Prepared] | None]]:
     s = get_settings()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
                              initargs=((s.registry_keys, s.registry_hash_key, s.secret_key),)) as pool:
-        ahead: deque[tuple[list[Row], Future[list[Prepared]]]] = deque()
+        ahead: deque[tuple[list[Row], Future[Any]]] = deque()
+        days: dict[int, date] = {}
         for chunk in p.chunks():
-            ahead.append((chunk, pool.submit(prepare, p.spec, chunk)))
+            ahead.append((chunk, pool.submit(prepare_packed, p.spec, chunk)))
             if len(ahead) > workers + 1:
                 c, f = ahead.popleft()
-                yield c, f.result()
+                yield c, unpack(f.result(), days)
         while ahead:
             c, f = ahead.popleft()
-            yield c, f.result()
+            yield c, unpack(f.result(), days)
 
 
 def check(session: Session, actor: Actor, kind: str, table: Table, mapping: dict[str, str] | None = None,
