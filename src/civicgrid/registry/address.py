@@ -251,20 +251,40 @@ class Matcher:
 
     def __init__(self, gazetteer: Gazetteer | None = None) -> None:
         self.gazetteer = gazetteer or Gazetteer()
-        self.by_key: dict[str, int] = {}
+        self._by_key: dict[str, int] = {}
         self.by_text: dict[str, int] = {}  # the stored full text → id (-1 when two addresses read the same)
         self.levels: dict[int, Parsed] = {}
-        self.blocks: dict[str, list[int]] = defaultdict(list)
+        self._blocks: dict[str, list[int]] = defaultdict(list)
+        self._pending: list[int] = []  # added, not yet in by_key and blocks (imports mostly find text as stored)
 
     def add(self, address_id: int, p: Parsed, full: str = "") -> None:
-        self.by_key[p.key()] = address_id
         if full:
             self.by_text[full] = address_id if self.by_text.get(full, address_id) == address_id else -1
         self.levels[address_id] = p
-        for b in self._block_keys(p):
-            self.blocks[b].append(address_id)
-        if p.road:
-            self.blocks[f"road:{p.road}"].append(address_id)
+        self._pending.append(address_id)
+
+    def _index(self) -> None:
+        """Key and blocks of the addresses added since the last parsed match."""
+        for address_id in self._pending:
+            p = self.levels[address_id]
+            self._by_key[p.key()] = address_id
+            for b in self._block_keys(p):
+                self._blocks[b].append(address_id)
+            if p.road:
+                self._blocks[f"road:{p.road}"].append(address_id)
+        self._pending = []
+
+    @property
+    def by_key(self) -> dict[str, int]:
+        if self._pending:
+            self._index()
+        return self._by_key
+
+    @property
+    def blocks(self) -> dict[str, list[int]]:
+        if self._pending:
+            self._index()
+        return self._blocks
 
     @staticmethod
     def _sure(scored: list[tuple[float, int]]) -> bool:

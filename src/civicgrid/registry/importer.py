@@ -358,6 +358,10 @@ def unpack(packed: tuple[tuple[str, ...], tuple[str, ...], list[Any]], days: dic
     return out
 
 
+UNIQUE = {"resident": ("id_number", "id_number"), "organisation": ("uscc", "uscc"), "facility": ("code", "code"),
+          "address": ("key", "road")}  # kind → (the value no two rows of a file may share, the field its error names)
+
+
 class _Pass:
     """One pass over a file: checks chunk by chunk (so memory stays flat), remembering only what spans chunks:
     the keys seen (duplicates inside the file), address matches and the scope of matched addresses."""
@@ -389,7 +393,7 @@ class _Pass:
         self.seen: dict[str, int] = {}
         self.matches: dict[str, Any] = {}  # address text → match, this chunk and the one before (people of
         self.before: dict[str, Any] = {}  # one dwelling are usually neighbours in a file; memory stays flat)
-        self.paths: dict[int, str] = {}  # address id → region path
+        self.allowed: dict[int, bool] = {}  # address id → within the importer's scope
         self.floors: dict[str, Any] = {}  # building key → its registered floors
         self.scopes = actor.scope_paths(Action.REGISTRY_IMPORT)
 
@@ -418,6 +422,8 @@ class _Pass:
         if prepared is None:
             prepared = prepare(self.spec, chunk)
         checked: list[tuple[int, dict[str, Any] | None, dict[str, str]]] = []
+        key_field, dup_field = UNIQUE.get(kind, (None, ""))
+        located, seen = kind in ("resident", "dwelling", "organisation"), self.seen
         for line, out, errs in prepared:
             if kind == "address":
                 p, village, e = service.check_address(session, out["levels"])
@@ -425,15 +431,13 @@ class _Pass:
                 errs.update({k: v for k, v in e.items() if k not in errs})
                 if village is not None and not in_scope(self.actor, village, Action.REGISTRY_IMPORT):
                     errs["village"] = "该村(社区)不在您的管辖范围内"
-            key = {"resident": out.get("id_number"), "organisation": out.get("uscc"), "facility": out.get("code"),
-                   "address": out.get("key"), "dwelling": None}[kind]
+            key = out.get(key_field) if key_field else None
             if key:
-                if key in self.seen:
-                    f = {"resident": "id_number", "organisation": "uscc", "facility": "code", "address": "road"}[kind]
-                    errs.setdefault(f, f"与第 {self.seen[key]} 行重复")
+                if key in seen:
+                    errs.setdefault(dup_field, f"与第 {seen[key]} 行重复")
                 else:
-                    self.seen[key] = line
-            if kind in ("resident", "dwelling", "organisation") or (kind == "facility" and out.get("address")):
+                    seen[key] = line
+            if located or (kind == "facility" and out.get("address")):
                 text = out.get("address") or ""
                 if text and "address" not in errs:
                     mm = self.matches.get(text) or self.before.get(text)
@@ -470,10 +474,12 @@ class _Pass:
 
     def _scope(self, checked: list[tuple[int, dict[str, Any] | None, dict[str, str]]]) -> None:
         """Rows whose address lies outside the importer's scope become errors."""
-        need = list({c["address_id"] for _l, c, _e in checked if c and c.get("address_id")} - self.paths.keys())
-        self.paths.update(bulk.select_in(self.session, select(Address.id, Address.region_path), Address.id, need))
+        allowed = self.allowed
+        need = list({c["address_id"] for _l, c, _e in checked if c and c.get("address_id")} - allowed.keys())
+        for aid, path in bulk.select_in(self.session, select(Address.id, Address.region_path), Address.id, need):
+            allowed[aid] = any(path.startswith(p) for p in self.scopes)
         for n, (line, c, errs) in enumerate(checked):
-            if c and c.get("address_id") and not any(self.paths[c["address_id"]].startswith(p) for p in self.scopes):
+            if c and c.get("address_id") and not allowed[c["address_id"]]:
                 checked[n] = (line, None, {"address": "该地址不在您的管辖范围内"})
 
 
@@ -619,8 +625,8 @@ def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]])
         return 0, 0
     now = clock.now()
     sealed = [(r, *r["_sealed"]) for r in rows]
-    existing = dict(session.execute(select(Resident.id_hash, Resident.id)
-                                    .where(Resident.id_hash.in_([s[1][1] for s in sealed]))).all())
+    existing = dict(bulk.select_in(session, select(Resident.id_hash, Resident.id), Resident.id_hash,
+                                   [s[1][1] for s in sealed]))
     uses = {r["address_id"]: ("rented" if r["household"] == "floating" else "owner_occupied") for r in rows}
     dwell, place = service.dwellings_for(session, actor, uses)
     updated = 0
