@@ -58,6 +58,17 @@ def test_api_import_wizard(client, db, demo_grid):
     assert client.get("/api/v1/registry/residents", params={"q": good}).json()["total"] == 0
     done = client.post(f"/api/v1/registry/imports/{pv['token']}/commit", json={"mode": "valid"}, headers=h).json()
     assert (done["created"], done["skipped"]) == (1, 1)
+    # the import is on record: listed for its importer (the refused attempt is not), on the page too, and the
+    # new resident's history names the file
+    mine = client.get("/api/v1/registry/imports").json()
+    assert [(i["id"], i["filename"], i["total"], i["created"], i["error_rows"]) for i in mine] == [
+        (done["import_id"], "r.csv", 2, 1, 1)]
+    page = client.get("/registry/import").text
+    assert "我的导入记录" in page and "r.csv" in page and "只导入正确的行" in page
+    rid = client.get("/api/v1/registry/residents", params={"q": good}).json()["items"][0]["id"]
+    first = client.get(f"/api/v1/registry/residents/{rid}").json()["history"][0]
+    assert (first["action"], first["source"]) == ("import", "r.csv")
+    assert "文件:r.csv" in client.get(f"/registry/residents/{rid}").text
 
 
 def test_grid_worker_may_not_import_and_citizen_sees_nothing(client, db, demo_grid):

@@ -14,7 +14,7 @@ from civicgrid.access.service import SYSTEM
 from civicgrid.errors import BadInput
 from civicgrid.registry import importer
 from civicgrid.registry.ids import make_id_number
-from civicgrid.registry.models import Address, Dwelling, RegistryChange, Residence, Resident
+from civicgrid.registry.models import Address, Dwelling, RegistryChange, RegistryImport, Residence, Resident
 from tests.registry.conftest import make_address, who
 
 HEAD = "姓名,身份证号,手机,户籍类型,现住址\n"
@@ -38,7 +38,7 @@ def run(db, data: bytes | str, *, kind: str = "resident", mode: str = "all", fil
 
 def counts(db) -> tuple[int, ...]:
     return tuple(db.scalar(select(func.count()).select_from(m)) for m in (Resident, Dwelling, Residence,
-                                                                           RegistryChange, Address))
+                                                                           RegistryChange, RegistryImport, Address))
 
 
 def test_good_csv_imports_and_reimport_updates(db, addr):
@@ -287,3 +287,37 @@ def test_a_running_import_blocks_a_second_start_until_it_goes_silent(db, addr, t
         assert (st["state"], st["code"]) == ("failed", "import_interrupted") and "已中断" in st["message"]
     finally:
         get_settings.cache_clear()
+
+
+def test_import_record_is_each_created_residents_history(db, addr):
+    """One record per imported file (who, which file, what it did) instead of a history row per resident: the
+    resident's page still says who created it, when, and from which file; the importer sees the record listed."""
+    from civicgrid.registry import queries
+
+    op = who(db, "village.operator")
+    text = HEAD + f"张三,{pid(11)},13800000001,流动人口,{addr.full}\n李四,{pid(12)},,户籍,{addr.full}\n"
+    _c, res = run(db, text, filename="四月走访.csv", actor=op, mode="valid")
+    rec = db.get(RegistryImport, res["import_id"])
+    assert (rec.kind, rec.filename, rec.mode, rec.actor_id, rec.total, rec.created, rec.updated) == (
+        "resident", "四月走访.csv", "valid", op.user_id, 2, 2, 0) and rec.finished_at is not None
+    zhang = db.scalars(select(Resident).where(Resident.name == "张三")).one()
+    assert zhang.import_id == rec.id
+    assert db.scalar(select(func.count()).select_from(RegistryChange)
+                     .where(RegistryChange.entity == "resident")) == 0
+    first = queries.detail(db, op, "resident", zhang.id)["history"][0]
+    assert (first["action"], first["actor"], first["source"]) == ("import", op.display_name, "四月走访.csv")
+    # re-importing updates: the update is a history entry of its own, after the import that created the person
+    _c, again = run(db, text.replace("张三", "张叁"), filename="五月复核.csv", actor=op)
+    hist = queries.detail(db, op, "resident", zhang.id)["history"]
+    assert [h["action"] for h in hist] == ["import", "update"] and hist[0]["source"] == "四月走访.csv"
+    mine = queries.imports(db, op)
+    assert [(i["filename"], i["created"], i["updated"]) for i in mine] == [("五月复核.csv", 0, 2),
+                                                                          ("四月走访.csv", 2, 0)]
+    assert queries.imports(db, who(db, "town.dispatcher")) == []  # someone else's imports are not listed
+
+
+def test_refused_import_leaves_no_record(db, addr):
+    before = counts(db)
+    with pytest.raises(BadInput):
+        run(db, HEAD + f"张三,{pid(11)},,,{addr.full}\n李四,bad,,,{addr.full}\n")
+    assert counts(db) == before

@@ -62,6 +62,11 @@ def summary(code: str, db: Session = DB, actor: Actor = ACTOR) -> dict[str, Any]
     return queries.grid_summary(db, actor, code)
 
 
+@router.get("/imports", summary="我的导入记录 My latest imports (newest first)")
+def my_imports(limit: int = Query(20, ge=1, le=200), db: Session = DB, actor: Actor = ACTOR) -> list[dict[str, Any]]:
+    return queries.imports(db, actor, limit=limit)
+
+
 @router.get("/imports/templates/{kind}.xlsx", summary="导入模板", response_class=Response)
 def template(kind: str, actor: Actor = ACTOR) -> Response:
     if kind not in importer.FIELDS:

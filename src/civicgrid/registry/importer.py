@@ -44,7 +44,7 @@ from civicgrid.errors import BadInput, Conflict, DomainError, NotFound
 from civicgrid.office import streamed_header, style_header, to_bytes
 from civicgrid.registry import service
 from civicgrid.registry.checks import CHECKS
-from civicgrid.registry.models import Address, Dwelling, RegistryChange, Residence, Resident
+from civicgrid.registry.models import Address, Dwelling, RegistryImport, Residence, Resident
 
 Progress = Callable[[int, int], None]
 log = logging.getLogger("civicgrid.registry.import")
@@ -97,6 +97,7 @@ class Table:
         self.encoding = encoding
         self._source = source
         self.estimate = estimate  # about how many data rows (for progress bars; never used to decide anything)
+        self.name = ""  # the file's name, for the import record
 
     def iter_rows(self) -> Iterator[Row]:
         return self._source()
@@ -129,6 +130,7 @@ def read_table(data: bytes, filename: str = "") -> Table:
         table = _read_xlsx(data)
     else:
         table = _read_csv(data)
+    table.name = Path(filename).name[:200]
     if not any(table.headers):
         raise BadInput("empty_file", "文件没有表头行", "No header row")
     if next(table.iter_rows(), None) is None:
@@ -263,6 +265,7 @@ class Checked:
     sample: list[list[Any]] = field(default_factory=list)
     created: int = 0
     updated: int = 0
+    import_id: int | None = None  # the import record (导入记录) once written
 
 
 Prepared = tuple[int, dict[str, Any], dict[str, str]]  # line, cleaned values, {field: problem}
@@ -550,11 +553,16 @@ def import_table(session: Session, actor: Actor, kind: str, table: Table, mappin
     r = p.result
     try:
         with session.begin_nested():
+            record = RegistryImport(kind=kind, filename=table.name, mode=mode, actor_id=actor.user_id or None,
+                                    actor_name=actor.display_name, started_at=clock.now())
+            session.add(record)
+            session.flush()
+            r.import_id = record.id
             for chunk, prepared in _stream(p):
                 good = p.check(chunk, prepared)
                 if mode == "valid" or not r.error_rows:
                     if kind == "resident":
-                        c, u = _write_residents(session, actor, good)
+                        c, u = _write_residents(session, actor, good, record.id)
                     else:
                         c, u = _write_each(session, actor, kind, good)
                     r.created += c
@@ -565,6 +573,9 @@ def import_table(session: Session, actor: Actor, kind: str, table: Table, mappin
                 raise BadInput("import_invalid", f"{KIND_LABELS[kind]}导入未执行:{r.error_rows} 行有错误,"
                                "请下载错误报告修正后重试", "Import refused: rows with errors; nothing was written",
                                extra={"errors": r.errors[:500], "error_rows": r.error_rows})
+            record.total, record.created, record.updated, record.error_rows = r.total, r.created, r.updated, \
+                r.error_rows
+            record.finished_at = clock.now()
     except BaseException:
         service.forget_caches(session)  # addresses or buildings made in the rolled-back savepoint are gone
         raise
@@ -574,7 +585,8 @@ def import_table(session: Session, actor: Actor, kind: str, table: Table, mappin
 
 def summary(r: Checked) -> dict[str, Any]:
     """What an import did, for the page, the API and the audit log."""
-    return {"created": r.created, "updated": r.updated, "skipped": r.error_rows, "error_rows": r.error_rows}
+    return {"created": r.created, "updated": r.updated, "skipped": r.error_rows, "error_rows": r.error_rows,
+            "import_id": r.import_id}
 
 
 def commit(session: Session, actor: Actor, checked: Checked, *, mode: str = "all",
@@ -612,15 +624,16 @@ def _write_each(session: Session, actor: Actor, kind: str, rows: list[dict[str, 
     return created, updated
 
 
-NO_CHANGES: dict[str, Any] = {}  # an imported resident's history entry (one shared object, never changed)
 RESIDENT_COLUMNS = ("id", "name", "id_enc", "id_hash", "id_masked", "phone_enc", "phone_hash", "phone_masked",
                     "birth_date", "sex", "origin_code", "household", "dwelling_id", "grid_id", "region_path",
-                    "created_at", "updated_at")
+                    "import_id", "created_at", "updated_at")
 
 
-def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """One chunk: new residents (with their residences and a history entry each) written in bulk through the
-    driver; residents already registered (same ID number) updated, and moved when their dwelling changed."""
+def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]], import_id: int | None
+                     ) -> tuple[int, int]:
+    """One chunk: new residents (with their residences; their history is the import record they point to)
+    written in bulk through the driver; residents already registered (same ID number) updated (a history entry
+    each), and moved when their dwelling changed."""
     if not rows:
         return 0, 0
     now = clock.now()
@@ -639,20 +652,16 @@ def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]])
             new.append((r, ids, phone))
     if new:
         session.flush()
-        keys = bulk.reserve_ids(session, Resident.__table__, len(new))  # residences and history refer to them
-        people, stays, history = [], [], []
-        uid, uname = actor.user_id or None, actor.display_name
+        keys = bulk.reserve_ids(session, Resident.__table__, len(new))  # their residences refer to them
+        people, stays = [], []
         for k, (r, (id_enc, id_hash, id_mask), (ph_enc, ph_hash, ph_mask)) in enumerate(new):
             d = dwell[r["address_id"]]
             grid_id, path = place[r["address_id"]]
             people.append((keys[k], r["name"], id_enc, id_hash, id_mask, ph_enc, ph_hash, ph_mask, r["birth_date"],
-                           r["sex"], r["origin_code"], r["household"], d, grid_id, path, now, now))
+                           r["sex"], r["origin_code"], r["household"], d, grid_id, path, import_id, now, now))
             stays.append((keys[k], d, r["relation"], r["moved_in"]))
-            history.append(("resident", keys[k], now, uid, uname, "import", NO_CHANGES))
         bulk.insert_rows(session, Resident.__table__, RESIDENT_COLUMNS, people)
         bulk.insert_rows(session, Residence.__table__, ("resident_id", "dwelling_id", "relation", "moved_in"), stays)
-        bulk.insert_rows(session, RegistryChange.__table__, ("entity", "entity_id", "at", "actor_id", "actor_name",
-                                                             "action", "changes"), history)
     return len(new), updated
 
 

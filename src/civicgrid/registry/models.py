@@ -126,6 +126,8 @@ class Resident(Located, Base):
     origin_code: Mapped[str] = mapped_column(String(6))
     household: Mapped[str] = mapped_column(String(10), default="floating")
     dwelling_id: Mapped[int | None] = mapped_column(ForeignKey("reg_dwellings.id"), default=None, index=True)
+    # the import that created this resident (its history shows it): one record for a file's million rows
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("reg_imports.id"), default=None)
 
 
 class Residence(Base):
@@ -214,3 +216,24 @@ class RegistryChange(Base):
     actor_name: Mapped[str] = mapped_column(String(100), default="")
     action: Mapped[str] = mapped_column(String(20))
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RegistryImport(Base):
+    """One import of a file (导入记录): what, by whom, when, and what it did. Residents it created point to it
+    instead of each carrying a history row of their own."""
+
+    __tablename__ = "reg_imports"
+    __table_args__ = (CheckConstraint("mode in ('all','valid')", name="mode"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    mode: Mapped[str] = mapped_column(String(10), default="all")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None, index=True)
+    actor_name: Mapped[str] = mapped_column(String(100), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    error_rows: Mapped[int] = mapped_column(Integer, default=0)

@@ -100,9 +100,9 @@ def grid_page(request: Request, code: str = "", db: Session = DB, actor: Actor =
 
 
 @router.get("/registry/import")
-def import_page(request: Request, kind: str = "resident", actor: Actor = ACTOR) -> Response:
+def import_page(request: Request, kind: str = "resident", db: Session = DB, actor: Actor = ACTOR) -> Response:
     return render(request, "registry/import.html", {**_ctx(actor, "resident"), "page_kind": "import", "kind": kind,
-                                                    "step": "upload",
+                                                    "step": "upload", "history": queries.imports(db, actor),
                                                     "kinds": importer.KIND_LABELS, "error": None})
 
 

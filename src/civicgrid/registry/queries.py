@@ -19,7 +19,7 @@ from civicgrid.geo import service as geo
 from civicgrid.geo.models import Region
 from civicgrid.registry.ids import InvalidCode, parse_id_number, parse_phone
 from civicgrid.registry.models import (Address, Building, Dwelling, Facility, Organisation, RegistryChange,
-                                       Residence, Resident, ResidentTag)
+                                       RegistryImport, Residence, Resident, ResidentTag)
 from civicgrid.registry.schemas import (FACILITY_KIND_LABELS, FACILITY_STATUS_LABELS, FACILITY_STYLES, HOUSEHOLD_LABELS,
                                         INSPECTION_LABELS, ORG_KIND_LABELS, RELATION_LABELS, SEX_LABELS,
                                         STRUCTURE_LABELS, TAGS, USE_LABELS)
@@ -207,6 +207,11 @@ def detail(session: Session, actor: Actor, entity: str, record_id: int) -> dict[
                               .order_by(RegistryChange.id))
     out["history"] = [{"at": c.at.isoformat(), "actor": c.actor_name, "action": c.action, "changes": c.changes}
                       for c in changes]
+    made_by = session.get(RegistryImport, obj.import_id) if entity == "resident" and obj.import_id else None
+    if made_by is not None:  # created by an import: its record is the first entry of the history
+        out["history"].insert(0, {"at": made_by.started_at.isoformat(), "actor": made_by.actor_name,
+                                  "action": "import", "changes": {}, "source": made_by.filename,
+                                  "import_id": made_by.id})
     if entity == "resident":
         res = session.execute(select(Residence, Address.full).join(Dwelling, Dwelling.id == Residence.dwelling_id)
                               .join(Address, Address.id == Dwelling.address_id)
@@ -409,3 +414,14 @@ def export_xlsx(session: Session, actor: Actor, entity: str, f: Filters) -> byte
     ws.freeze_panes = "A2"
     audit(session, actor, "registry.export", entity, None, {"rows": n, "q": f.q, "region": f.region_code})
     return to_bytes(wb)
+
+
+def imports(session: Session, actor: Actor, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The actor's latest imports (导入记录), newest first: what, which file, when, and what each did."""
+    require(actor, Action.REGISTRY_IMPORT)
+    rows = session.scalars(select(RegistryImport).where(RegistryImport.actor_id == (actor.user_id or None))
+                           .order_by(RegistryImport.id.desc()).limit(limit))
+    return [{"id": i.id, "kind": i.kind, "filename": i.filename, "mode": i.mode, "actor": i.actor_name,
+             "started_at": i.started_at.isoformat(),
+             "finished_at": i.finished_at.isoformat() if i.finished_at else None,
+             "total": i.total, "created": i.created, "updated": i.updated, "error_rows": i.error_rows} for i in rows]
