@@ -101,15 +101,20 @@ def select_in(session: Session, stmt: Select[Any], column: Any, values: Sequence
 def reserve_ids(session: Session, table: Table, n: int) -> list[int]:
     """n primary keys for rows about to be inserted with explicit ids.
 
-    PostgreSQL: drawn from the column's sequence in one statement (safe under concurrency; not always
-    consecutive). SQLite: max(id) + 1 … + n after taking the database's write lock (a write statement), so no
+    PostgreSQL: drawn from the column's sequence in one statement (safe under concurrency); only the lowest and
+    highest come back when they are consecutive, as they are unless another session drew ids meanwhile. SQLite: max(id) + 1 … + n after taking the database's write lock (a write statement), so no
     other connection can insert until this one commits."""
     if n <= 0:
         return []
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        return list(conn.execute(text(f"SELECT array_agg(nextval(pg_get_serial_sequence('{table.name}', 'id'))) "
-                                      "FROM generate_series(1, :n)"), {"n": n}).scalar_one())
+        seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar_one()
+        draw = f"SELECT nextval('{seq}'::regclass) AS v FROM generate_series(1, :n)"
+        lo, hi = conn.execute(text(f"SELECT min(v), max(v) FROM ({draw}) s"), {"n": n}).one()
+        if hi - lo + 1 == n:  # n distinct values in a range of n: exactly that range (the usual case)
+            return list(range(lo, hi + 1))
+        # another session drew ids in between: take a fresh set one by one (the first set stays unused)
+        return list(conn.execute(text(f"SELECT array_agg(v) FROM ({draw}) s"), {"n": n}).scalar_one())
     conn.exec_driver_sql(f'DELETE FROM "{table.name}" WHERE 0')  # takes the write lock, changes nothing
     top = conn.exec_driver_sql(f'SELECT coalesce(max(id), 0) FROM "{table.name}"').scalar() or 0
     return list(range(top + 1, top + 1 + n))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from civicgrid import bulk
 from civicgrid.registry.models import RegistryChange, Residence
@@ -40,3 +40,27 @@ def test_dates_and_nulls(db, demo_grid):
     got = {x.id: x for x in db.scalars(select(Residence).where(Residence.id.in_(ids)))}
     assert (got[ids[0]].moved_in, got[ids[0]].moved_out) == (date(2020, 2, 29), None)
     assert got[ids[1]].moved_out == date(2021, 1, 1) and got[ids[1]].relation == "owner"
+
+
+def test_reserved_ids_are_fresh_and_distinct(db):
+    """Ids come back as the range drawn; when the drawn ids are not consecutive (another session drawing
+    meanwhile; simulated on PostgreSQL with a sequence stepping by 2) they come back one by one, still unused."""
+    from sqlalchemy import text
+
+    first = bulk.reserve_ids(db, RegistryChange.__table__, 3)
+    assert len(set(first)) == 3
+    if db.get_bind().dialect.name == "postgresql":
+        seq = db.execute(text("SELECT pg_get_serial_sequence('reg_changes', 'id')")).scalar_one()
+        db.execute(text(f"ALTER SEQUENCE {seq} INCREMENT BY 2"))
+        try:
+            gaps = bulk.reserve_ids(db, RegistryChange.__table__, 4)
+        finally:
+            db.execute(text(f"ALTER SEQUENCE {seq} INCREMENT BY 1"))
+        assert len(set(gaps)) == 4 and min(gaps) > max(first) and max(gaps) - min(gaps) == 6
+    else:  # SQLite: the next ids after the highest stored, under the write lock, to be inserted at once
+        gaps = bulk.reserve_ids(db, RegistryChange.__table__, 4)
+    at = datetime(2026, 11, 29, tzinfo=timezone.utc)
+    rows = [(i, "resident", 1, at, None, "x", "import", {}) for i in gaps]
+    bulk.insert_rows(db, RegistryChange.__table__, ("id", "entity", "entity_id", "at", "actor_id", "actor_name",
+                                                    "action", "changes"), rows)
+    assert db.scalar(select(func.count()).select_from(RegistryChange).where(RegistryChange.id.in_(gaps))) == 4
