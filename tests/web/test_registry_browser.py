@@ -92,6 +92,13 @@ def test_operator_imports_fixes_reimports_and_finds_people_by_grid(browser, live
     page.get_by_role("button", name="开始导入").click()
     expect(page.get_by_role("status")).to_contain_text("新建 2 条", timeout=15000)
     _shot(page, f"registry-import-done-{size}")
+    # both imports are on record for the operator (the refused attempt is not), newest first
+    page.goto(live_url + "/registry/import")
+    history = page.locator("table.imports tbody tr")  # (the other screen size's run imported before this one)
+    expect(history.first).to_contain_text("错误报告.xlsx")
+    expect(history.nth(1)).to_contain_text("人口.csv")
+    expect(history.nth(1)).to_contain_text("只导入正确的行")
+    _shot(page, f"registry-import-history-{size}")
 
     page.goto(live_url + f"/registry/grid?code={grid_code}")
     expect(page.locator("h1")).to_have_text(grid_name)
@@ -102,6 +109,7 @@ def test_operator_imports_fixes_reimports_and_finds_people_by_grid(browser, live
     _shot(page, f"registry-list-{size}")
     page.get_by_role("link", name=f"{sn}四").click()
     expect(page.get_by_text("居住历史")).to_be_visible()
+    expect(page.locator(".timeline")).to_contain_text("文件:人口.csv")  # created by the first import
     page.get_by_role("button", name="查看完整号码(将记录审计)").click()
     expect(page.locator("#numbers-block")).to_contain_text(ids[3])
     _shot(page, f"registry-detail-{size}")

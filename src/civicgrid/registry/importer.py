@@ -874,6 +874,10 @@ def _job(actor: Actor, token: str, mapping: dict[str, str] | None, mode: str, fa
 
     try:
         with unit_of_work(factory) as session:
+            if session.get_bind().dialect.name == "sqlite":  # write-locked from the start, as requests that write
+                # are (web.deps.get_db): a read snapshot taken before the starting request committed could not
+                # be upgraded to a write and the import failed with "database is locked"
+                session.connection(execution_options={"cg_immediate": True})
             result = run(session, actor, token, mapping=mapping, mode=mode, progress=progress)
         _write_status(token, {**st, "state": "done", "done": st["total"], "result": result,
                               "finished_at": clock.now().isoformat()})
