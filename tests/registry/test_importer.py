@@ -309,7 +309,8 @@ def test_import_record_is_each_created_residents_history(db, addr):
     # re-importing updates: the update is a history entry of its own, after the import that created the person
     _c, again = run(db, text.replace("张三", "张叁"), filename="五月复核.csv", actor=op)
     hist = queries.detail(db, op, "resident", zhang.id)["history"]
-    assert [h["action"] for h in hist] == ["import", "update"] and hist[0]["source"] == "四月走访.csv"
+    assert [h["action"] for h in hist] == ["import", "import_update"] and hist[0]["source"] == "四月走访.csv"
+    assert hist[1]["changes"]["name"] == ["张三", "张叁"]
     mine = queries.imports(db, op)
     assert [(i["filename"], i["created"], i["updated"]) for i in mine] == [("五月复核.csv", 0, 2),
                                                                           ("四月走访.csv", 2, 0)]

@@ -688,7 +688,7 @@ def _write_residents(session: Session, actor: Actor, rows: list[dict[str, Any]],
 
 def _update_resident(session: Session, actor: Actor, resident_id: int, r: dict[str, Any], dwelling_id: int) -> None:
     service.update_resident(session, actor, resident_id, {"name": r["name"], "phone": r.get("phone") or None,
-                                                          "household": r["household"]})
+                                                          "household": r["household"]}, action="import_update")
     res = session.get(Resident, resident_id)
     if res is not None and res.dwelling_id != dwelling_id:
         service._move(session, actor, res, session.get(Dwelling, dwelling_id),  # type: ignore[arg-type]

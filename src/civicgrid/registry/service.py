@@ -558,8 +558,10 @@ def create_resident(session: Session, actor: Actor, data: dict[str, Any]) -> Res
     return r
 
 
-def update_resident(session: Session, actor: Actor, resident_id: int, data: dict[str, Any]) -> Resident:
-    """Edit name, phone or household; the ID number never changes (a wrong one means a new record)."""
+def update_resident(session: Session, actor: Actor, resident_id: int, data: dict[str, Any], *,
+                    action: str = "update") -> Resident:
+    """Edit name, phone or household; the ID number never changes (a wrong one means a new record). `action`
+    names the change in the history (an import's update reads 导入更新)."""
     r = get_record(session, actor, "resident", resident_id, Action.REGISTRY_EDIT)
     errors: dict[str, str] = {}
     changes: dict[str, Any] = {}
@@ -586,7 +588,7 @@ def update_resident(session: Session, actor: Actor, resident_id: int, data: dict
             errors["phone"] = e.message
     _fail(errors, "人口信息")
     if changes:
-        _history(session, actor, "resident", r.id, "update", changes)
+        _history(session, actor, "resident", r.id, action, changes)
     return r
 
 
