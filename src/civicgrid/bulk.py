@@ -102,8 +102,9 @@ def reserve_ids(session: Session, table: Table, n: int) -> list[int]:
     """n primary keys for rows about to be inserted with explicit ids.
 
     PostgreSQL: drawn from the column's sequence in one statement (safe under concurrency); only the lowest and
-    highest come back when they are consecutive, as they are unless another session drew ids meanwhile. SQLite: max(id) + 1 … + n after taking the database's write lock (a write statement), so no
-    other connection can insert until this one commits."""
+    highest come back when they are consecutive, as they are unless another session drew ids meanwhile.
+    SQLite: max(id) + 1 … + n after taking the database's write lock (a write statement), so no other
+    connection can insert until this one commits."""
     if n <= 0:
         return []
     conn = session.connection()

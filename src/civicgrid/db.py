@@ -59,7 +59,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA cache_size=-65536")
+            cur.execute("PRAGMA cache_size=-65536")  # 64 MB of pages: large imports touch many index pages
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -81,10 +81,16 @@ def get_sessionmaker() -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error. Services never commit."""
+def unit_of_work(factory: sessionmaker[Session] | None = None, *, writes: bool = False) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error. Services never commit.
+
+    `writes`: the work may write. On SQLite its transaction then begins with BEGIN IMMEDIATE, so concurrent
+    writers queue on the busy timeout instead of failing ("database is locked") when a read snapshot taken
+    before another writer committed cannot be upgraded to a write."""
     session = (factory or get_sessionmaker())()
     try:
+        if writes and session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={"cg_immediate": True})
         yield session
         session.commit()
     except BaseException as exc:

@@ -107,7 +107,7 @@ class Scheduler:
 
         while not self._stop.wait(self.interval):
             try:
-                with unit_of_work(self.factory) as s:
+                with unit_of_work(self.factory, writes=True) as s:  # a sweep writes
                     counts = self.job(s)
                 if counts and any(counts.values()):
                     log.info(self.name, extra={"counts": counts})

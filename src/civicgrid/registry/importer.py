@@ -180,10 +180,7 @@ def _read_csv(data: bytes) -> Table:
     def rows() -> Iterator[Row]:
         it = reader()
         next(it, None)
-        for n, row in enumerate(it, start=2):
-            if not any(c.strip() for c in row):
-                continue
-            yield n, row, None  # formula cells are found by `prepare` (in a worker process for large files)
+        return _numbered(it, 2)
 
     table = Table(headers, encoding, rows, max(0, data.count(b"\n") - 1))
     if b'"' not in data and b"\n" in data:
@@ -206,10 +203,15 @@ def _line_blocks(data: bytes, size: int) -> Iterator[tuple[int, bytes]]:
         pos = end
 
 
+def _numbered(records: Iterator[list[str]], first_line: int) -> Iterator[Row]:
+    """CSV records as rows: numbered as the user counts them, blank ones skipped (but counted); formula cells
+    are found later by `prepare` (in a worker process for large files)."""
+    return ((n, row, None) for n, row in enumerate(records, start=first_line) if any(c.strip() for c in row))
+
+
 def _parse_block(codec: str, delim: str, first_line: int, block: bytes) -> list[Row]:
-    """The rows of a block of CSV lines, numbered and filtered as `_read_csv` does."""
-    reader = csv.reader(io.StringIO(block.decode(codec), newline=""), delimiter=delim)
-    return [(n, row, None) for n, row in enumerate(reader, start=first_line) if any(c.strip() for c in row)]
+    """The rows of a block of CSV lines, as `_read_csv` reads them."""
+    return list(_numbered(csv.reader(io.StringIO(block.decode(codec), newline=""), delimiter=delim), first_line))
 
 
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
@@ -873,11 +875,9 @@ def _job(actor: Actor, token: str, mapping: dict[str, str] | None, mode: str, fa
             _write_status(token, {**st, "done": done, "total": total})
 
     try:
-        with unit_of_work(factory) as session:
-            if session.get_bind().dialect.name == "sqlite":  # write-locked from the start, as requests that write
-                # are (web.deps.get_db): a read snapshot taken before the starting request committed could not
-                # be upgraded to a write and the import failed with "database is locked"
-                session.connection(execution_options={"cg_immediate": True})
+        # write-locked from the start on SQLite: a read snapshot taken before the starting request committed
+        # could not be upgraded to a write, and the import failed with "database is locked"
+        with unit_of_work(factory, writes=True) as session:
             result = run(session, actor, token, mapping=mapping, mode=mode, progress=progress)
         _write_status(token, {**st, "state": "done", "done": st["total"], "result": result,
                               "finished_at": clock.now().isoformat()})

@@ -47,14 +47,10 @@ templates.env.filters["localtime"] = _localtime
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """One transaction per request: commit when the handler returns, roll back when it raises.
-
-    On SQLite a request that may write starts its transaction with BEGIN IMMEDIATE, so concurrent writers
-    queue on the busy timeout instead of failing when a read snapshot cannot be upgraded."""
+    """One transaction per request: commit when the handler returns, roll back when it raises; a request that
+    may write (not GET/HEAD/OPTIONS) takes SQLite's write lock first (see `unit_of_work`)."""
     factory = getattr(request.app.state, "sessionmaker", None) or get_sessionmaker()
-    with unit_of_work(factory) as session:
-        if request.method not in SAFE_METHODS and session.get_bind().dialect.name == "sqlite":
-            session.connection(execution_options={"cg_immediate": True})
+    with unit_of_work(factory, writes=request.method not in SAFE_METHODS) as session:
         yield session
 
 
